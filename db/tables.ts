@@ -1,0 +1,5 @@
+/** Every table, for drizzle's typed client and for drizzle-kit. */
+export * from './events';
+export * from './identity';
+export * from './operations';
+export * from './quotas';

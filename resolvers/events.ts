@@ -1,0 +1,49 @@
+import { sql } from 'drizzle-orm';
+import type { Tx } from '../db/connection';
+import { events } from '../db/tables';
+
+/** One state change, as stored and as delivered to subscribers. */
+export interface StratusEvent {
+  /** Monotonic cursor: a client resumes `after` the last one it saw. */
+  cursor: string;
+  kind: string;
+  projectId: string | null;
+  resourceType: string;
+  resourceId: string;
+  payload: Record<string, unknown>;
+  createdAt: string;
+}
+
+export type NewEvent = Omit<StratusEvent, 'cursor' | 'createdAt'>;
+
+export const EVENTS_CHANNEL = 'stratus_events';
+/** NOTIFY payloads are capped at 8000 bytes; larger events are sent as their cursor alone. */
+const NOTIFY_LIMIT = 7900;
+const PUBLISH_LOCK = 7243002;
+
+/**
+ * Stores the event and notifies every Stratus process, inside the caller's transaction: the
+ * event exists if and only if the change committed. The advisory lock serialises publishers
+ * until commit, so cursors become visible in increasing order and a resume never skips one.
+ */
+export async function publishEvent(tx: Tx, event: NewEvent): Promise<StratusEvent> {
+  await tx.execute(sql`select pg_advisory_xact_lock(${PUBLISH_LOCK})`);
+  const [row] = await tx.insert(events).values(event).returning();
+  const stored = toStratusEvent(row);
+  const json = JSON.stringify(stored);
+  const message = Buffer.byteLength(json) < NOTIFY_LIMIT ? json : stored.cursor;
+  await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${message})`);
+  return stored;
+}
+
+export function toStratusEvent(row: typeof events.$inferSelect): StratusEvent {
+  return {
+    cursor: String(row.id),
+    kind: row.kind,
+    projectId: row.projectId,
+    resourceType: row.resourceType,
+    resourceId: row.resourceId,
+    payload: row.payload,
+    createdAt: row.createdAt.toISOString(),
+  };
+}

@@ -1,0 +1,78 @@
+import { type AuthContext, hasRole } from './identity/auth-context';
+
+/**
+ * Who may call what: the one table every authorization decision comes from. The schema
+ * names an action on each field and mutation; row-level rules ("only your own project")
+ * live in the services and narrow what an allowed caller sees.
+ *
+ * - public: no token needed
+ * - authenticated: any valid token, even unscoped
+ * - reader / member / admin: the token holds that role (admin implies member implies reader)
+ */
+export type Rule = 'public' | 'authenticated' | 'reader' | 'member' | 'admin';
+
+export const POLICY = {
+  // tokens
+  'identity:login': 'public',
+  'identity:get_viewer': 'authenticated',
+  'identity:revoke_token': 'authenticated',
+  'identity:revoke_user_tokens': 'admin',
+  'identity:change_password': 'authenticated',
+  // catalog
+  'catalog:get': 'authenticated',
+  // domains, projects, users, groups, roles
+  'identity:list_domains': 'admin',
+  'identity:create_domain': 'admin',
+  'identity:update_domain': 'admin',
+  'identity:delete_domain': 'admin',
+  'identity:list_projects': 'reader',
+  'identity:create_project': 'admin',
+  'identity:update_project': 'admin',
+  'identity:delete_project': 'admin',
+  'identity:list_users': 'admin',
+  'identity:create_user': 'admin',
+  'identity:update_user': 'admin',
+  'identity:delete_user': 'admin',
+  'identity:list_groups': 'admin',
+  'identity:create_group': 'admin',
+  'identity:update_group': 'admin',
+  'identity:delete_group': 'admin',
+  'identity:manage_group_members': 'admin',
+  'identity:list_roles': 'reader',
+  'identity:create_role': 'admin',
+  'identity:update_role': 'admin',
+  'identity:delete_role': 'admin',
+  'identity:list_role_assignments': 'admin',
+  'identity:assign_role': 'admin',
+  'identity:unassign_role': 'admin',
+  // application credentials: always the caller's own
+  'identity:list_application_credentials': 'authenticated',
+  'identity:create_application_credential': 'reader',
+  'identity:delete_application_credential': 'authenticated',
+  // identity change stream
+  'identity:subscribe_changes': 'admin',
+  // quotas
+  'quota:get': 'reader',
+  'quota:set': 'admin',
+  // operations and events
+  'operation:list': 'reader',
+  'operation:start_test': 'member',
+  'event:subscribe': 'reader',
+} as const satisfies Record<string, Rule>;
+
+export type Action = keyof typeof POLICY;
+
+/** Whether the table lets `auth` perform `action`; row-level narrowing still applies after. */
+export function allows(auth: AuthContext | null, action: Action): boolean {
+  const rule: Rule = POLICY[action];
+  switch (rule) {
+    case 'public':
+      return true;
+    case 'authenticated':
+      return auth !== null;
+    case 'reader':
+    case 'member':
+    case 'admin':
+      return hasRole(auth, rule);
+  }
+}

@@ -1,0 +1,61 @@
+import type pg from 'pg';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Database, Tx } from '../db/connection';
+import type { StratusConfig } from '../server/config';
+import type { Logger } from '../server/logger';
+import type { StratusEvent } from './events';
+import type { AuthContext } from './identity/auth-context';
+import type { RevocationCache } from './identity/revocation-cache';
+import type { TokenService } from './identity/tokens';
+
+/** Long-lived parts of one Stratus process that services use. */
+export interface Runtime {
+  config: StratusConfig;
+  db: Database;
+  pool: pg.Pool;
+  logger: Logger;
+  tokens: TokenService;
+  revocations: RevocationCache;
+  loginLimiter: RateLimiterAbstract;
+  /** Names of the job kinds this process's worker runs (a job of another kind would never run). */
+  jobKinds: ReadonlySet<string>;
+  /** Event streams for subscriptions (the process's LISTEN connection behind it). */
+  events: EventSource;
+  /** Driver kinds and the implementation configured for each, for the catalog. */
+  drivers: DriverStatus[];
+}
+
+export interface EventSource {
+  stream(options: {
+    after: number | null;
+    accept: (event: StratusEvent) => boolean;
+  }): AsyncIterableIterator<StratusEvent>;
+}
+
+export interface DriverStatus {
+  kind: string;
+  implementation: string | null;
+  healthy: boolean;
+  detail: string;
+}
+
+/** What every service call gets: the runtime, who is calling, and a logger tagged with the request. */
+export interface ServiceContext {
+  rt: Runtime;
+  auth: AuthContext | null;
+  log: Logger;
+  requestId: string;
+  /** Network address of the client, for login throttling. */
+  clientAddress: string;
+}
+
+/** Runs `fn` in one transaction; callbacks registered with `afterCommit` run once it committed. */
+export async function inTransaction<T>(
+  rt: Runtime,
+  fn: (tx: Tx, afterCommit: (callback: () => void) => void) => Promise<T>,
+): Promise<T> {
+  const callbacks: Array<() => void> = [];
+  const result = await rt.db.transaction((tx) => fn(tx, (cb) => callbacks.push(cb)));
+  for (const callback of callbacks) callback();
+  return result;
+}

@@ -1,0 +1,13 @@
+import { lexicographicSortSchema } from 'graphql';
+import { builder } from './builder';
+import './errors';
+import './identity/types';
+import './identity/queries';
+import './identity/mutations';
+import './quotas';
+import './catalog';
+import './operations';
+import './events';
+
+/** The whole Stratus schema, assembled from one file per domain. */
+export const schema = lexicographicSortSchema(builder.toSchema());

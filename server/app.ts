@@ -1,0 +1,259 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import express from 'express';
+import { GraphQLError } from 'graphql';
+import { RateLimiterPostgres } from 'rate-limiter-flexible';
+import { connect } from '../db/connection';
+import { migrateDatabase } from '../db/migrate';
+import { StratusError } from '../resolvers/errors';
+import {
+  type BootstrapResult,
+  bootstrapIdentity,
+  signingSecret,
+} from '../resolvers/identity/bootstrap';
+import { RevocationCache } from '../resolvers/identity/revocation-cache';
+import { loadRevocations, pruneRevocations } from '../resolvers/identity/revocations';
+import { TokenService } from '../resolvers/identity/tokens';
+import type { Runtime, ServiceContext } from '../resolvers/runtime';
+import { schema } from '../schema/index';
+import { startWorker } from '../workers/runner';
+import type { StratusConfig } from './config';
+import { authenticate, serviceContext } from './context';
+import { DRIVER_KINDS } from './drivers';
+import { startEmbeddedPostgres } from './embedded-postgres';
+import { formatError } from './errors';
+import { EventBus } from './event-bus';
+import { eventStream } from './event-stream';
+import { graphiqlRouter } from './graphiql';
+import { createLogger } from './logger';
+import { Metrics } from './metrics';
+import { attachWebSocket } from './websocket';
+
+export interface RunningStratus {
+  url: string;
+  port: number;
+  runtime: Runtime;
+  bootstrap: BootstrapResult;
+  /** Stops accepting, drains requests and subscriptions, stops the worker and the embedded database. */
+  stop(): Promise<void>;
+}
+
+/** Starts one Stratus process: database, migrations, bootstrap, worker, event bus, HTTP + WebSocket. */
+export async function startStratus(config: StratusConfig): Promise<RunningStratus> {
+  const logger = createLogger(config.logLevel);
+  const stops: Array<() => Promise<unknown>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse())
+      await stop().catch((err) => logger.error({ err }, 'error while stopping'));
+  };
+  try {
+    let databaseUrl = config.databaseUrl;
+    if (!databaseUrl) {
+      const embedded = await startEmbeddedPostgres(config.dataDir, 'stratus', (line) =>
+        logger.debug({ postgres: line }),
+      );
+      stops.push(() => embedded.stop());
+      databaseUrl = embedded.url;
+      logger.info({ dataDir: config.dataDir }, 'embedded PostgreSQL started');
+    }
+    const conn = connect(databaseUrl);
+    stops.push(() => conn.pool.end());
+    await migrateDatabase(conn);
+    const bootstrap = await bootstrapIdentity(conn.db, config.adminPassword);
+    if (bootstrap.generatedPassword) {
+      // Printed once, on the run that created the admin; only its hash is kept.
+      process.stdout.write(
+        `\nStratus bootstrap admin created: user "admin", domain "Default", password: ${bootstrap.generatedPassword}\n\n`,
+      );
+    }
+    const revocations = new RevocationCache();
+    await pruneRevocations(conn.db);
+    await loadRevocations(conn.db, revocations);
+    const tokens = new TokenService(
+      config.tokenSecret ?? (await signingSecret(conn.db)),
+      config.tokenTtlSeconds,
+      revocations,
+    );
+    const bus = new EventBus(conn.pool, conn.db, revocations, logger);
+    await bus.start();
+    stops.push(() => bus.stop());
+    // The limiter creates its table on its own; its callback says when logins can be counted.
+    const loginLimiter = await new Promise<RateLimiterPostgres>((resolve, reject) => {
+      const limiter: RateLimiterPostgres = new RateLimiterPostgres(
+        {
+          storeClient: conn.pool,
+          storeType: 'pool',
+          tableName: 'login_attempts',
+          keyPrefix: 'login',
+          points: config.limits.loginPerMinute,
+          duration: 60,
+        },
+        (err?: Error) => (err ? reject(err) : resolve(limiter)),
+      );
+    });
+    const worker = await startWorker({
+      pool: conn.pool,
+      db: conn.db,
+      logger,
+      concurrency: config.workerConcurrency,
+      enableTestJobs: config.enableTestJobs,
+    });
+    stops.push(() => worker.runner.stop());
+
+    const runtime: Runtime = {
+      config,
+      db: conn.db,
+      pool: conn.pool,
+      logger,
+      tokens,
+      revocations,
+      loginLimiter,
+      jobKinds: worker.kinds,
+      drivers: DRIVER_KINDS,
+      events: { stream: (options) => eventStream(bus, options) },
+    };
+    const pruner = setInterval(() => {
+      void pruneRevocations(conn.db).catch(() => {});
+      void conn.pool
+        .query(`delete from events where created_at < now() - make_interval(secs => $1)`, [
+          config.eventRetentionSeconds,
+        ])
+        .catch(() => {});
+    }, 60_000);
+    pruner.unref();
+    stops.push(async () => clearInterval(pruner));
+
+    const metrics = new Metrics(conn.pool);
+    const app = express();
+    const httpServer = http.createServer(app);
+    const armor = new ApolloArmor({
+      maxDepth: { n: config.limits.maxDepth, ignoreIntrospection: true },
+      costLimit: { maxCost: config.limits.maxCost, ignoreIntrospection: true },
+      maxAliases: { n: config.limits.maxAliases },
+      maxDirectives: { n: 50 },
+      maxTokens: { n: 10_000 },
+      blockFieldSuggestion: { enabled: false },
+    });
+    const protection = armor.protect();
+    const ws = attachWebSocket(httpServer, schema, runtime, metrics, protection.validationRules);
+    stops.push(() => ws.close());
+
+    const apollo = new ApolloServer<ServiceContext>({
+      schema,
+      introspection: config.introspection,
+      formatError,
+      validationRules: protection.validationRules,
+      includeStacktraceInErrorResponses: false,
+      plugins: [
+        ...protection.plugins,
+        ApolloServerPluginDrainHttpServer({ httpServer }),
+        ApolloServerPluginLandingPageDisabled(),
+        metrics.apolloPlugin<ServiceContext>(),
+        {
+          // The request id goes into every error, so a user's report finds the log line.
+          async requestDidStart() {
+            return {
+              async willSendResponse({ contextValue, response }) {
+                if (response.body.kind !== 'single' || !response.body.singleResult.errors) return;
+                const requestId = contextValue?.requestId;
+                response.body.singleResult.errors = response.body.singleResult.errors.map((e) => ({
+                  ...e,
+                  extensions: { ...e.extensions, requestId },
+                }));
+                response.http.headers.set('x-request-id', requestId ?? '');
+              },
+            };
+          },
+        },
+      ],
+    });
+    await apollo.start();
+
+    app.disable('x-powered-by');
+    app.get('/healthz', (_req, res) => {
+      res.json({ status: 'ok' });
+    });
+    app.get('/readyz', async (_req, res) => {
+      try {
+        await conn.pool.query('select 1');
+        res.json({ status: 'ready' });
+      } catch (error) {
+        res.status(503).json({ status: 'unavailable', reason: String(error) });
+      }
+    });
+    app.get('/metrics', async (_req, res) => {
+      res.set('Content-Type', metrics.registry.contentType);
+      res.send(await metrics.registry.metrics());
+    });
+    app.use(graphiqlRouter());
+    app.use(
+      '/graphql',
+      express.json({
+        limit: config.limits.maxBodyBytes,
+        type: ['application/json', 'application/graphql-response+json'],
+      }),
+      expressMiddleware(apollo, {
+        context: async ({ req }) => {
+          try {
+            const auth = await authenticate(runtime, req.headers.authorization);
+            return serviceContext(runtime, auth, req.socket.remoteAddress ?? '');
+          } catch (error) {
+            const message = error instanceof StratusError ? error.message : 'Authentication failed';
+            throw new GraphQLError(message, {
+              extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+            });
+          }
+        },
+      }),
+    );
+    // Oversized or malformed bodies: a GraphQL-shaped error instead of express's HTML page.
+    app.use(
+      (
+        error: { status?: number; type?: string; message?: string },
+        _req: express.Request,
+        res: express.Response,
+        _next: express.NextFunction,
+      ) => {
+        const status = error.status ?? 500;
+        const code =
+          error.type === 'entity.too.large'
+            ? 'PAYLOAD_TOO_LARGE'
+            : status < 500
+              ? 'BAD_REQUEST'
+              : 'INTERNAL_SERVER_ERROR';
+        const message =
+          error.type === 'entity.too.large'
+            ? `Request body larger than the limit of ${config.limits.maxBodyBytes} bytes`
+            : status < 500
+              ? `Malformed request: ${error.message ?? 'bad request'}`
+              : 'Internal server error';
+        res.status(status).json({ errors: [{ message, extensions: { code } }] });
+      },
+    );
+
+    await new Promise<void>((resolve) => httpServer.listen(config.port, config.host, resolve));
+    stops.push(() => apollo.stop());
+    const port = (httpServer.address() as AddressInfo).port;
+    const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+    logger.info({ url: `${url}/graphql` }, 'Stratus is listening');
+    let stopping: Promise<void> | null = null;
+    return {
+      url,
+      port,
+      runtime,
+      bootstrap,
+      stop: () => {
+        stopping ??= stopAll();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

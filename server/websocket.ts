@@ -1,0 +1,103 @@
+import type { Server } from 'node:http';
+import {
+  type DocumentNode,
+  type GraphQLSchema,
+  specifiedRules,
+  type ValidationRule,
+  validate,
+} from 'graphql';
+import { CloseCode } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { AuthContext } from '../resolvers/identity/auth-context';
+import type { Runtime, ServiceContext } from '../resolvers/runtime';
+import { authenticate, serviceContext } from './context';
+import type { Metrics } from './metrics';
+
+/** Close code for a connection whose token was revoked or expired (4401 is graphql-ws's Unauthorized). */
+export const TOKEN_INVALID_CLOSE = CloseCode.Unauthorized;
+const SWEEP_MS = 500;
+
+type Extra = {
+  socket: WebSocket;
+  service?: ServiceContext;
+};
+
+/**
+ * graphql-ws on the same HTTP server and path as Apollo. The token comes from
+ * `connectionParams.authorization`; connections whose token is revoked or expires are
+ * closed, which ends their subscriptions.
+ */
+export function attachWebSocket(
+  httpServer: Server,
+  schema: GraphQLSchema,
+  rt: Runtime,
+  metrics: Metrics,
+  validationRules: ValidationRule[],
+) {
+  const wss = new WebSocketServer({
+    server: httpServer,
+    path: '/graphql',
+    maxPayload: rt.config.limits.maxBodyBytes,
+  });
+  const live = new Map<WebSocket, AuthContext>();
+
+  const closeInvalid = () => {
+    const now = Date.now();
+    for (const [socket, auth] of live) {
+      if (auth.expiresAt.getTime() <= now || rt.tokens.isRevoked(auth)) {
+        live.delete(socket);
+        socket.close(TOKEN_INVALID_CLOSE, 'Token revoked or expired');
+      }
+    }
+  };
+  const stopListening = rt.revocations.onRevocation(closeInvalid);
+  const sweeper = setInterval(closeInvalid, SWEEP_MS);
+  sweeper.unref();
+
+  const cleanup = useServer<Record<string, unknown>, Extra>(
+    {
+      schema,
+      context: (ctx) => ctx.extra.service!,
+      onConnect: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        let auth: AuthContext | null;
+        try {
+          auth = await authenticate(rt, params.authorization ?? params.Authorization);
+        } catch {
+          return false;
+        }
+        const address =
+          (ctx.extra.socket as unknown as { _socket?: { remoteAddress?: string } })._socket
+            ?.remoteAddress ?? '';
+        ctx.extra.service = serviceContext(rt, auth, address);
+        if (auth) live.set(ctx.extra.socket, auth);
+        metrics.sockets.inc();
+        return true;
+      },
+      onOperation: () => {
+        metrics.subscriptions.inc();
+      },
+      onComplete: () => {
+        metrics.subscriptions.dec();
+      },
+      onClose: (ctx) => {
+        live.delete(ctx.extra.socket);
+        metrics.sockets.dec();
+      },
+      // The same depth, cost and alias limits as over HTTP.
+      validate: (s: GraphQLSchema, document: DocumentNode) =>
+        validate(s, document, [...specifiedRules, ...validationRules]),
+    },
+    wss,
+  );
+
+  return {
+    wss,
+    async close() {
+      clearInterval(sweeper);
+      stopListening();
+      await cleanup.dispose();
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import { type Runner, run, type TaskList } from 'graphile-worker';
+import type pg from 'pg';
+import type { Database } from '../db/connection';
+import { finishOperation, TEST_JOB_KIND } from '../resolvers/operations';
+import type { Logger } from '../server/logger';
+import { runTestStages } from './tasks/test-stages';
+
+export interface WorkerOptions {
+  pool: pg.Pool;
+  db: Database;
+  logger: Logger;
+  concurrency: number;
+  enableTestJobs: boolean;
+}
+
+/** Job kinds the worker runs, each wrapped so an unexpected throw fails its operation visibly. */
+function taskList(opts: WorkerOptions): TaskList {
+  const tasks: TaskList = {};
+  const operationTask =
+    (body: (operationId: string) => Promise<void>) =>
+    async (payload: unknown): Promise<void> => {
+      const { operationId } = payload as { operationId: string };
+      try {
+        await body(operationId);
+      } catch (error) {
+        opts.logger.error({ err: error, operationId }, 'operation failed unexpectedly');
+        await finishOperation(opts.db, operationId, {
+          errorCode: 'INTERNAL',
+          errorMessage: String(error),
+        });
+      }
+    };
+  if (opts.enableTestJobs) tasks[TEST_JOB_KIND] = operationTask((id) => runTestStages(opts.db, id));
+  return tasks;
+}
+
+/** Starts graphile-worker in this process; jobs survive restarts because they live in PostgreSQL. */
+export async function startWorker(
+  opts: WorkerOptions,
+): Promise<{ runner: Runner; kinds: Set<string> }> {
+  const tasks = taskList(opts);
+  const runner = await run({
+    pgPool: opts.pool,
+    taskList: tasks,
+    concurrency: opts.concurrency,
+    noHandleSignals: true,
+    pollInterval: 1000,
+    logger: undefined,
+  });
+  return { runner, kinds: new Set(Object.keys(tasks)) };
+}
