@@ -1,4 +1,4 @@
-import { type Runner, run, type TaskList } from 'graphile-worker';
+import { Logger as GraphileLogger, type Runner, run, type TaskList } from 'graphile-worker';
 import type pg from 'pg';
 import type { Database } from '../db/connection';
 import { finishOperation, TEST_JOB_KIND } from '../resolvers/operations';
@@ -34,6 +34,14 @@ function taskList(opts: WorkerOptions): TaskList {
   return tasks;
 }
 
+/** Routes graphile-worker's own log lines into pino, at debug except for warnings and errors. */
+function graphileLogger(logger: Logger): GraphileLogger {
+  return new GraphileLogger(() => (level, message, meta) => {
+    const pinoLevel = level === 'error' ? 'error' : level === 'warning' ? 'warn' : 'debug';
+    logger[pinoLevel]({ worker: meta }, message);
+  });
+}
+
 /** Starts graphile-worker in this process; jobs survive restarts because they live in PostgreSQL. */
 export async function startWorker(
   opts: WorkerOptions,
@@ -45,7 +53,7 @@ export async function startWorker(
     concurrency: opts.concurrency,
     noHandleSignals: true,
     pollInterval: 1000,
-    logger: undefined,
+    logger: graphileLogger(opts.logger),
   });
   return { runner, kinds: new Set(Object.keys(tasks)) };
 }

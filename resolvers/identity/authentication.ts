@@ -166,7 +166,7 @@ async function resolveScope(
             )
         : [];
     }
-    if (!project || !project.enabled) {
+    if (!project?.enabled) {
       throw new InvalidInputError(
         'input.scope',
         'The requested project does not exist or is disabled',
@@ -178,7 +178,7 @@ async function resolveScope(
     const [d] = isUuid(request.domainId)
       ? await db.select().from(domains).where(eq(domains.id, request.domainId))
       : [];
-    if (!d || !d.enabled)
+    if (!d?.enabled)
       throw new InvalidInputError(
         'input.scope.domainId',
         'The requested domain does not exist or is disabled',
