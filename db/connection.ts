@@ -17,5 +17,6 @@ export function connect(databaseUrl: string, max = 20): Connection {
   const pool = new pg.Pool({ connectionString: databaseUrl, max });
   // An idle client losing its server must not crash the process; the pool replaces it.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   return { pool, db: drizzle(pool, { schema: tables }) };
 }

@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Action, POLICY, type Rule } from '../../resolvers/policy';
+import { type Json, startTestStratus, type TestStratus } from '../support/harness';
+import { Seed } from '../support/seed';
+
+/** Callers the policy table distinguishes; `none` is a valid token with no role at all. */
+const CALLERS = ['admin', 'member', 'reader', 'none', 'anonymous'] as const;
+type Caller = (typeof CALLERS)[number];
+
+/** The rule's meaning, written independently of resolvers/policy.ts `allows`. */
+const ALLOWED: Record<Rule, Caller[]> = {
+  public: ['admin', 'member', 'reader', 'none', 'anonymous'],
+  authenticated: ['admin', 'member', 'reader', 'none'],
+  reader: ['admin', 'member', 'reader'],
+  member: ['admin', 'member'],
+  admin: ['admin'],
+};
+const allowed = (caller: Caller, action: Action) => ALLOWED[POLICY[action]].includes(caller);
+
+let s: TestStratus;
+const tokens: Partial<Record<Caller, string | null>> = {};
+let projectId: string;
+
+beforeAll(async () => {
+  s = await startTestStratus();
+  const seed = new Seed(s);
+  projectId = await seed.project('policy-project');
+  tokens.admin = s.adminToken;
+  tokens.member = (await seed.member('member', projectId)).token;
+  tokens.reader = (await seed.member('reader', projectId)).token;
+  tokens.none = (await seed.member(null)).token;
+  tokens.anonymous = null;
+});
+afterAll(() => s?.stop());
+
+/** Each top-level query field and the action that guards it. */
+const QUERY_FIELDS: Array<[string, string, Action]> = [
+  ['viewer', 'viewer { roles }', 'identity:get_viewer'],
+  ['catalog', 'catalog { version }', 'catalog:get'],
+  ['domains', 'domains { totalCount }', 'identity:list_domains'],
+  ['projects', 'projects { totalCount }', 'identity:list_projects'],
+  ['users', 'users { totalCount }', 'identity:list_users'],
+  ['groups', 'groups { totalCount }', 'identity:list_groups'],
+  ['roles', 'roles { totalCount }', 'identity:list_roles'],
+  ['roleAssignments', 'roleAssignments { totalCount }', 'identity:list_role_assignments'],
+  ['applicationCredentials', 'applicationCredentials { totalCount }', 'identity:list_application_credentials'],
+  ['projectQuota', 'projectQuota(projectId: $p) { resource }', 'quota:get'],
+  ['operations', 'operations { totalCount }', 'operation:list'],
+];
+
+describe('one query under each role, field by field against the policy table', () => {
+  const query = `query($p: ID!) { ${QUERY_FIELDS.map(([, sel]) => sel).join('\n')} }`;
+
+  it.each(CALLERS)('as %s', async (caller) => {
+    const result = await s.gql(query, { p: projectId }, tokens[caller]);
+    expect(result.data).toBeTruthy();
+    for (const [field, , action] of QUERY_FIELDS) {
+      const error = result.errors?.find((e) => e.path?.[0] === field);
+      if (allowed(caller, action)) {
+        expect(error, `${caller} should read ${field}`).toBeUndefined();
+        expect(result.data[field], `${caller} reads ${field}`).not.toBeNull();
+      } else {
+        expect(result.data[field], `${caller} must not read ${field}`).toBeNull();
+        expect(error?.extensions?.code).toBe(caller === 'anonymous' ? 'UNAUTHENTICATED' : 'FORBIDDEN');
+      }
+    }
+  });
+});
+
+const gid = (type: string) => encodeGlobalID(type, randomUUID());
+
+/** Every identity mutation with a well-formed input naming things that do not exist. */
+const MUTATIONS: Array<[string, Action, string, Record<string, Json>]> = [
+  ['createDomain', 'identity:create_domain', 'CreateDomainInput!', { name: `d-${randomUUID().slice(0, 8)}` }],
+  ['updateDomain', 'identity:update_domain', 'UpdateDomainInput!', { id: gid('Domain') }],
+  ['createProject', 'identity:create_project', 'CreateProjectInput!', { domainId: gid('Domain'), name: 'x' }],
+  ['updateProject', 'identity:update_project', 'UpdateProjectInput!', { id: gid('Project') }],
+  ['createUser', 'identity:create_user', 'CreateUserInput!', { domainId: gid('Domain'), name: 'x' }],
+  ['updateUser', 'identity:update_user', 'UpdateUserInput!', { id: gid('User') }],
+  ['createGroup', 'identity:create_group', 'CreateGroupInput!', { domainId: gid('Domain'), name: 'x' }],
+  ['updateGroup', 'identity:update_group', 'UpdateGroupInput!', { id: gid('Group') }],
+  ['addUserToGroup', 'identity:manage_group_members', 'GroupMembershipInput!', { groupId: gid('Group'), userId: gid('User') }],
+  ['removeUserFromGroup', 'identity:manage_group_members', 'GroupMembershipInput!', { groupId: gid('Group'), userId: gid('User') }],
+  ['createRole', 'identity:create_role', 'CreateRoleInput!', { name: `r-${randomUUID().slice(0, 8)}` }],
+  ['updateRole', 'identity:update_role', 'UpdateRoleInput!', { id: gid('Role') }],
+  ['assignRole', 'identity:assign_role', 'RoleAssignmentInput!', { roleId: gid('Role'), userId: gid('User'), system: true }],
+  ['unassignRole', 'identity:unassign_role', 'RoleAssignmentInput!', { roleId: gid('Role'), userId: gid('User'), system: true }],
+  ['setProjectQuota', 'quota:set', 'SetProjectQuotaInput!', { projectId: gid('Project'), limits: [{ resource: 'instances', limit: 1 }] }],
+  ['createApplicationCredential', 'identity:create_application_credential', 'CreateApplicationCredentialInput!', { name: `ac-${randomUUID().slice(0, 8)}` }],
+  ['startTestOperation', 'operation:start_test', 'StartTestOperationInput!', { stages: 1, stageMillis: 0 }],
+];
+const DELETES: Array<[string, Action, string]> = [
+  ['deleteDomain', 'identity:delete_domain', 'Domain'],
+  ['deleteProject', 'identity:delete_project', 'Project'],
+  ['deleteUser', 'identity:delete_user', 'User'],
+  ['deleteGroup', 'identity:delete_group', 'Group'],
+  ['deleteRole', 'identity:delete_role', 'Role'],
+  ['deleteApplicationCredential', 'identity:delete_application_credential', 'ApplicationCredential'],
+];
+
+async function attempt(caller: Caller, document: string, variables: Record<string, Json>, field: string) {
+  const result = await s.gql(document, variables, tokens[caller]);
+  const payload = result.data?.[field];
+  const error = result.errors?.find((e) => e.path?.[0] === field);
+  const refused = payload?.__typename === 'ForbiddenError' || error?.extensions?.code === 'FORBIDDEN' || error?.extensions?.code === 'UNAUTHENTICATED';
+  return { refused, payload, error };
+}
+
+describe('every role against every identity mutation', () => {
+  const cases = CALLERS.flatMap((caller) => MUTATIONS.map((m) => [caller, ...m] as const));
+  it.each(cases)('%s → %s', async (caller, field, action, inputType, input) => {
+    const document = `mutation($input: ${inputType}) { ${field}(input: $input) { __typename ... on Error { message } } }`;
+    const { refused, payload, error } = await attempt(caller, document, { input }, field);
+    expect(refused, `${caller} ${field}: ${JSON.stringify(payload ?? error)}`).toBe(!allowed(caller, action));
+  });
+
+  const deleteCases = CALLERS.flatMap((caller) => DELETES.map((d) => [caller, ...d] as const));
+  it.each(deleteCases)('%s → %s', async (caller, field, action, type) => {
+    const document = `mutation($id: ID!) { ${field}(id: $id) { __typename ... on Error { message } } }`;
+    const { refused, payload, error } = await attempt(caller, document, { id: gid(type) }, field);
+    expect(refused, `${caller} ${field}: ${JSON.stringify(payload ?? error)}`).toBe(!allowed(caller, action));
+  });
+});
