@@ -75,7 +75,11 @@ export interface BenchStratus {
   url: string;
   graphqlUrl: string;
   wsUrl: string;
-  gql(query: string, variables?: Record<string, unknown>, token?: string | null): Promise<GqlResult>;
+  gql(
+    query: string,
+    variables?: Record<string, unknown>,
+    token?: string | null,
+  ): Promise<GqlResult>;
   ok(query: string, variables?: Record<string, unknown>, token?: string | null): Promise<Json>;
   /** Logs in as the bootstrap admin, scoped to the admin project. */
   adminLogin(): Promise<string>;
@@ -169,7 +173,9 @@ export function printTable(title: string, rows: Array<Array<string | number>>): 
   const widths = cells[0].map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) =>
     `| ${r
-      .map((c, i) => (/^[-\d.,]+( ?[a-z%/µ]+)?$/i.test(c) && i > 0 ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .map((c, i) =>
+        /^[-\d.,]+( ?[a-z%/µ]+)?$/i.test(c) && i > 0 ? c.padStart(widths[i]) : c.padEnd(widths[i]),
+      )
       .join(' | ')} |`;
   const out = [`\n${title}`, line(cells[0]), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`];
   for (const r of cells.slice(1)) out.push(line(r));
@@ -211,7 +217,11 @@ export const CREATE_PROJECT = `mutation($input: CreateProjectInput!) { createPro
 
 /** Global id of the Default domain. */
 export async function defaultDomainId(s: BenchStratus, token: string): Promise<string> {
-  const data = await s.ok(`{ domains(filter: { name: "Default" }) { edges { node { id } } } }`, {}, token);
+  const data = await s.ok(
+    `{ domains(filter: { name: "Default" }) { edges { node { id } } } }`,
+    {},
+    token,
+  );
   return data.domains.edges[0].node.id as string;
 }
 

@@ -24,6 +24,8 @@ export const builder = new SchemaBuilder<{
   defaultFieldNullability: false,
   plugins: [ScopeAuthPlugin, ErrorsPlugin, RelayPlugin, DataloaderPlugin],
   scopeAuth: {
+    // Refuse a subscription up front rather than at each event.
+    authorizeOnSubscribe: true,
     authScopes: (ctx) => ({ policy: (action: Action) => allows(ctx.auth, action) }),
     // A field the caller may not read becomes null with this error at its path.
     unauthorizedError: (_parent, ctx, _info, result) =>

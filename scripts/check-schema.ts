@@ -84,7 +84,7 @@ function onlyUsedDeprecated(old: GraphQLSchema, typeName: string, now: GraphQLSc
  */
 const deprecateFirst: Rule = ({ changes, oldSchema, newSchema }) =>
   changes.map((change) => {
-    if (!change.path) return change;
+    if (!change.path || !oldSchema || !newSchema) return change;
     if (
       change.type === ChangeType.FieldArgumentRemoved &&
       change.criticality.level === CriticalityLevel.Breaking
@@ -138,29 +138,37 @@ export interface SchemaBase {
   why: string;
 }
 
-/** The committed schema to compare against, or a reason there is none. */
+/** The committed schema to compare against, or why there is none (`error`: the check fails). */
 export function findBase(
   root: string,
   file: string,
   workingTree: string | null,
   env: NodeJS.ProcessEnv = process.env,
-): SchemaBase | { none: string } {
+): SchemaBase | { none: string; error?: boolean } {
   const show = (rev: string) => git(['show', `${rev}:${file}`], root);
   if (env.SCHEMA_BASE) {
-    const sdl = show(env.SCHEMA_BASE);
+    const rev = env.SCHEMA_BASE;
+    if (git(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], root) === null)
+      return { none: `SCHEMA_BASE=${rev} is not a commit here (fetched?)`, error: true };
+    const sdl = show(rev);
     return sdl === null
-      ? { none: `${file} is not in SCHEMA_BASE=${env.SCHEMA_BASE}` }
-      : { rev: env.SCHEMA_BASE, sdl, why: 'SCHEMA_BASE' };
+      ? { none: `${file} is not in SCHEMA_BASE=${rev}` }
+      : { rev, sdl, why: 'SCHEMA_BASE' };
   }
   const head = show('HEAD');
   if (head === null) return { none: `${file} is not committed yet` };
   if (head !== workingTree) return { rev: 'HEAD', sdl: head, why: `uncommitted ${file}` };
   const latest = git(['log', '-1', '--format=%H', 'HEAD', '--', file], root)?.trim();
-  if (!latest) return { none: `no commit changing ${file} found (shallow clone?)` };
-  const parent = `${latest}^`;
-  const sdl = show(parent);
-  if (sdl === null) return { none: `${file} was added by ${latest.slice(0, 12)}` };
-  return { rev: parent, sdl, why: `before the latest change to ${file}, ${latest.slice(0, 12)}` };
+  const sdl = latest ? show(`${latest}^`) : null;
+  if (!latest || sdl === null) {
+    const shallow = git(['rev-parse', '--is-shallow-repository'], root)?.trim() === 'true';
+    if (shallow) return { none: 'shallow clone: fetch more history or set SCHEMA_BASE' };
+    return {
+      none: latest ? `${file} was added by ${latest.slice(0, 12)}` : `${file} has no history`,
+    };
+  }
+  const short = latest.slice(0, 12);
+  return { rev: `${short}^`, sdl, why: `before the latest change to ${file}, in ${short}` };
 }
 
 function describe(change: Change): string {
@@ -185,14 +193,20 @@ async function main(): Promise<number> {
   }
 
   const base = findBase(root, file, committed);
-  if ('none' in base) {
-    console.log(`Note: no previous ${file} to compare with (${base.none}); breaking-change check skipped`);
+  if ('none' in base && base.error) {
+    console.error(`Cannot check for breaking changes: ${base.none}`);
+    failed = true;
+  } else if ('none' in base) {
+    console.log(
+      `Note: no previous ${file} to compare with (${base.none}); breaking-change check skipped`,
+    );
   } else {
     const { breaking, dangerous, safe } = await compareSchemas(base.sdl, now);
     console.log(
       `Compared with ${file} at ${base.rev} (${base.why}): ${breaking.length} breaking, ${dangerous.length} dangerous, ${safe.length} safe change(s)`,
     );
-    if (dangerous.length) console.log(`Dangerous changes (allowed):\n${dangerous.map(describe).join('\n')}`);
+    if (dangerous.length)
+      console.log(`Dangerous changes (allowed):\n${dangerous.map(describe).join('\n')}`);
     if (breaking.length) {
       console.error(
         `Breaking schema changes that were not deprecated first:\n${breaking.map(describe).join('\n')}\n` +

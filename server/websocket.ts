@@ -12,6 +12,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { AuthContext } from '../resolvers/identity/auth-context';
 import type { Runtime, ServiceContext } from '../resolvers/runtime';
 import { authenticate, serviceContext } from './context';
+import { formatError } from './errors';
 import type { Metrics } from './metrics';
 
 /** Close code for a connection whose token was revoked or expired (4401 is graphql-ws's Unauthorized). */
@@ -75,6 +76,10 @@ export function attachWebSocket(
         metrics.sockets.inc();
         return true;
       },
+      // Errors over WebSocket read like errors over HTTP: same codes, no internals.
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e)),
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) } : result,
       onOperation: () => {
         metrics.subscriptions.inc();
       },

@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestStratus, type TestStratus } from '../support/harness';
+import { Seed } from '../support/seed';
+
+let a: TestStratus;
+let b: TestStratus;
+let seed: Seed;
+beforeAll(async () => {
+  a = await startTestStratus();
+  // A second Stratus process on the same database, as a second gateway replica would be.
+  b = await startTestStratus({}, a.databaseUrl);
+  seed = new Seed(a);
+});
+afterAll(async () => {
+  await b?.stop();
+  await a?.stop();
+});
+
+const IDENTITY = `subscription($after: String) { identityChanged(after: $after) { cursor kind payload } }`;
+
+async function live(sub: ReturnType<TestStratus['subscribe']>) {
+  // Publish until the first event arrives, so the subscription is known to be listening.
+  for (let i = 0; sub.values.length === 0 && i < 50; i++) {
+    await seed.project(`warmup-${i}-${Math.random().toString(36).slice(2, 7)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(sub.values.length).toBeGreaterThan(0);
+}
+
+/** How a subscription was refused: graphql-ws reports it as an error or as a result with errors. */
+async function failure(sub: ReturnType<TestStratus['subscribe']>): Promise<string> {
+  const end = await sub.ended;
+  return JSON.stringify(end.error ?? sub.values);
+}
+
+describe('events', () => {
+  it('two Stratus processes on one database deliver each other’s events', async () => {
+    const onB = b.subscribe(IDENTITY, {}, b.adminToken);
+    await live(onB);
+    const before = onB.values.length;
+    await seed.project('made-on-a');
+    const values = await onB.waitFor(before + 1);
+    expect(values.map((v) => v.data.identityChanged.payload.name)).toContain('made-on-a');
+    onB.close();
+  });
+
+  it('a client that drops, misses three changes and resumes from its cursor gets exactly those three, in order', async () => {
+    const first = a.subscribe(IDENTITY, {}, a.adminToken);
+    await live(first);
+    const lastCursor = first.values[first.values.length - 1].data.identityChanged.cursor;
+    first.close();
+    for (const name of ['missed-1', 'missed-2', 'missed-3']) await seed.project(name);
+    const resumed = b.subscribe(IDENTITY, { after: lastCursor }, b.adminToken);
+    const values = await resumed.waitFor(3);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(resumed.values.map((v) => v.data.identityChanged.payload.name)).toEqual(['missed-1', 'missed-2', 'missed-3']);
+    const cursors = values.map((v) => Number(v.data.identityChanged.cursor));
+    expect(cursors).toEqual([...cursors].sort((x, y) => x - y));
+    // Live events follow the replay without a gap or a repeat.
+    await seed.project('after-resume');
+    const more = await resumed.waitFor(4);
+    expect(more[3].data.identityChanged.payload.name).toBe('after-resume');
+    resumed.close();
+  });
+
+  it('events of identity never reach a non-admin; project events reach only that project', async () => {
+    const member = await seed.member('member');
+    const other = await seed.member('member');
+    const denied = a.subscribe(IDENTITY, {}, member.token);
+    expect(await failure(denied)).toContain('FORBIDDEN');
+
+    const mine = a.subscribe(`subscription { events { kind projectId } }`, {}, member.token);
+    const theirs = a.subscribe(`subscription { events { kind projectId } }`, {}, other.token);
+    await new Promise((r) => setTimeout(r, 500));
+    const started = await a.ok(
+      `mutation { startTestOperation(input: { stages: 1, stageMillis: 0 }) { __typename ... on StartTestOperationSuccess { operation { id } } } }`,
+      {},
+      member.token,
+    );
+    expect(started.startTestOperation.__typename).toBe('StartTestOperationSuccess');
+    await mine.waitFor(1);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(mine.values.every((v) => v.data.events.kind === 'OPERATION_UPDATED')).toBe(true);
+    expect(theirs.values).toEqual([]);
+    mine.close();
+    theirs.close();
+  });
+
+  it('a malformed cursor is refused naming it', async () => {
+    const sub = a.subscribe(IDENTITY, { after: 'yesterday' }, a.adminToken);
+    expect(await failure(sub)).toContain('after must be an event cursor');
+  });
+});
