@@ -136,7 +136,8 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
       costLimit: { maxCost: config.limits.maxCost, ignoreIntrospection: true },
       maxAliases: { n: config.limits.maxAliases },
       maxDirectives: { n: 50 },
-      maxTokens: { n: 10_000 },
+      // Its own parse turns a syntax error into a 500; the body limit bounds tokens instead.
+      maxTokens: { enabled: false },
       blockFieldSuggestion: { enabled: false },
     });
     const protection = armor.protect();
