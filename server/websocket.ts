@@ -79,7 +79,9 @@ export function attachWebSocket(
       // Errors over WebSocket read like errors over HTTP: same codes, no internals.
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e)),
       onNext: (_ctx, _id, _payload, _args, result) =>
-        result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) } : result,
+        result.errors
+          ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) }
+          : result,
       onOperation: () => {
         metrics.subscriptions.inc();
       },

@@ -53,7 +53,11 @@ describe('events', () => {
     const resumed = b.subscribe(IDENTITY, { after: lastCursor }, b.adminToken);
     const values = await resumed.waitFor(3);
     await new Promise((r) => setTimeout(r, 300));
-    expect(resumed.values.map((v) => v.data.identityChanged.payload.name)).toEqual(['missed-1', 'missed-2', 'missed-3']);
+    expect(resumed.values.map((v) => v.data.identityChanged.payload.name)).toEqual([
+      'missed-1',
+      'missed-2',
+      'missed-3',
+    ]);
     const cursors = values.map((v) => Number(v.data.identityChanged.cursor));
     expect(cursors).toEqual([...cursors].sort((x, y) => x - y));
     // Live events follow the replay without a gap or a repeat.

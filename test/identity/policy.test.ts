@@ -45,7 +45,11 @@ const QUERY_FIELDS: Array<[string, string, Action]> = [
   ['groups', 'groups { totalCount }', 'identity:list_groups'],
   ['roles', 'roles { totalCount }', 'identity:list_roles'],
   ['roleAssignments', 'roleAssignments { totalCount }', 'identity:list_role_assignments'],
-  ['applicationCredentials', 'applicationCredentials { totalCount }', 'identity:list_application_credentials'],
+  [
+    'applicationCredentials',
+    'applicationCredentials { totalCount }',
+    'identity:list_application_credentials',
+  ],
   ['projectQuota', 'projectQuota(projectId: $p) { resource }', 'quota:get'],
   ['operations', 'operations { totalCount }', 'operation:list'],
 ];
@@ -63,7 +67,9 @@ describe('one query under each role, field by field against the policy table', (
         expect(result.data[field], `${caller} reads ${field}`).not.toBeNull();
       } else {
         expect(result.data[field], `${caller} must not read ${field}`).toBeNull();
-        expect(error?.extensions?.code).toBe(caller === 'anonymous' ? 'UNAUTHENTICATED' : 'FORBIDDEN');
+        expect(error?.extensions?.code).toBe(
+          caller === 'anonymous' ? 'UNAUTHENTICATED' : 'FORBIDDEN',
+        );
       }
     }
   });
@@ -73,23 +79,83 @@ const gid = (type: string) => encodeGlobalID(type, randomUUID());
 
 /** Every identity mutation with a well-formed input naming things that do not exist. */
 const MUTATIONS: Array<[string, Action, string, Record<string, Json>]> = [
-  ['createDomain', 'identity:create_domain', 'CreateDomainInput!', { name: `d-${randomUUID().slice(0, 8)}` }],
+  [
+    'createDomain',
+    'identity:create_domain',
+    'CreateDomainInput!',
+    { name: `d-${randomUUID().slice(0, 8)}` },
+  ],
   ['updateDomain', 'identity:update_domain', 'UpdateDomainInput!', { id: gid('Domain') }],
-  ['createProject', 'identity:create_project', 'CreateProjectInput!', { domainId: gid('Domain'), name: 'x' }],
+  [
+    'createProject',
+    'identity:create_project',
+    'CreateProjectInput!',
+    { domainId: gid('Domain'), name: 'x' },
+  ],
   ['updateProject', 'identity:update_project', 'UpdateProjectInput!', { id: gid('Project') }],
-  ['createUser', 'identity:create_user', 'CreateUserInput!', { domainId: gid('Domain'), name: 'x' }],
+  [
+    'createUser',
+    'identity:create_user',
+    'CreateUserInput!',
+    { domainId: gid('Domain'), name: 'x' },
+  ],
   ['updateUser', 'identity:update_user', 'UpdateUserInput!', { id: gid('User') }],
-  ['createGroup', 'identity:create_group', 'CreateGroupInput!', { domainId: gid('Domain'), name: 'x' }],
+  [
+    'createGroup',
+    'identity:create_group',
+    'CreateGroupInput!',
+    { domainId: gid('Domain'), name: 'x' },
+  ],
   ['updateGroup', 'identity:update_group', 'UpdateGroupInput!', { id: gid('Group') }],
-  ['addUserToGroup', 'identity:manage_group_members', 'GroupMembershipInput!', { groupId: gid('Group'), userId: gid('User') }],
-  ['removeUserFromGroup', 'identity:manage_group_members', 'GroupMembershipInput!', { groupId: gid('Group'), userId: gid('User') }],
-  ['createRole', 'identity:create_role', 'CreateRoleInput!', { name: `r-${randomUUID().slice(0, 8)}` }],
+  [
+    'addUserToGroup',
+    'identity:manage_group_members',
+    'GroupMembershipInput!',
+    { groupId: gid('Group'), userId: gid('User') },
+  ],
+  [
+    'removeUserFromGroup',
+    'identity:manage_group_members',
+    'GroupMembershipInput!',
+    { groupId: gid('Group'), userId: gid('User') },
+  ],
+  [
+    'createRole',
+    'identity:create_role',
+    'CreateRoleInput!',
+    { name: `r-${randomUUID().slice(0, 8)}` },
+  ],
   ['updateRole', 'identity:update_role', 'UpdateRoleInput!', { id: gid('Role') }],
-  ['assignRole', 'identity:assign_role', 'RoleAssignmentInput!', { roleId: gid('Role'), userId: gid('User'), system: true }],
-  ['unassignRole', 'identity:unassign_role', 'RoleAssignmentInput!', { roleId: gid('Role'), userId: gid('User'), system: true }],
-  ['setProjectQuota', 'quota:set', 'SetProjectQuotaInput!', { projectId: gid('Project'), limits: [{ resource: 'instances', limit: 1 }] }],
-  ['createApplicationCredential', 'identity:create_application_credential', 'CreateApplicationCredentialInput!', { name: `ac-${randomUUID().slice(0, 8)}` }],
-  ['startTestOperation', 'operation:start_test', 'StartTestOperationInput!', { stages: 1, stageMillis: 0 }],
+  [
+    'assignRole',
+    'identity:assign_role',
+    'RoleAssignmentInput!',
+    { roleId: gid('Role'), userId: gid('User'), system: true },
+  ],
+  [
+    'unassignRole',
+    'identity:unassign_role',
+    'RoleAssignmentInput!',
+    { roleId: gid('Role'), userId: gid('User'), system: true },
+  ],
+  [
+    'setProjectQuota',
+    'quota:set',
+    'SetProjectQuotaInput!',
+    { projectId: gid('Project'), limits: [{ resource: 'instances', limit: 1 }] },
+  ],
+  [
+    'createApplicationCredential',
+    'identity:create_application_credential',
+    'CreateApplicationCredentialInput!',
+    { name: `ac-${randomUUID().slice(0, 8)}` },
+  ],
+  [
+    'startTestOperation',
+    'operation:start_test',
+    'StartTestOperationInput!',
+    { stages: 1, stageMillis: 0 },
+  ],
 ];
 const DELETES: Array<[string, Action, string]> = [
   ['deleteDomain', 'identity:delete_domain', 'Domain'],
@@ -97,14 +163,26 @@ const DELETES: Array<[string, Action, string]> = [
   ['deleteUser', 'identity:delete_user', 'User'],
   ['deleteGroup', 'identity:delete_group', 'Group'],
   ['deleteRole', 'identity:delete_role', 'Role'],
-  ['deleteApplicationCredential', 'identity:delete_application_credential', 'ApplicationCredential'],
+  [
+    'deleteApplicationCredential',
+    'identity:delete_application_credential',
+    'ApplicationCredential',
+  ],
 ];
 
-async function attempt(caller: Caller, document: string, variables: Record<string, Json>, field: string) {
+async function attempt(
+  caller: Caller,
+  document: string,
+  variables: Record<string, Json>,
+  field: string,
+) {
   const result = await s.gql(document, variables, tokens[caller]);
   const payload = result.data?.[field];
   const error = result.errors?.find((e) => e.path?.[0] === field);
-  const refused = payload?.__typename === 'ForbiddenError' || error?.extensions?.code === 'FORBIDDEN' || error?.extensions?.code === 'UNAUTHENTICATED';
+  const refused =
+    payload?.__typename === 'ForbiddenError' ||
+    error?.extensions?.code === 'FORBIDDEN' ||
+    error?.extensions?.code === 'UNAUTHENTICATED';
   return { refused, payload, error };
 }
 
@@ -113,13 +191,17 @@ describe('every role against every identity mutation', () => {
   it.each(cases)('%s → %s', async (caller, field, action, inputType, input) => {
     const document = `mutation($input: ${inputType}) { ${field}(input: $input) { __typename ... on Error { message } } }`;
     const { refused, payload, error } = await attempt(caller, document, { input }, field);
-    expect(refused, `${caller} ${field}: ${JSON.stringify(payload ?? error)}`).toBe(!allowed(caller, action));
+    expect(refused, `${caller} ${field}: ${JSON.stringify(payload ?? error)}`).toBe(
+      !allowed(caller, action),
+    );
   });
 
   const deleteCases = CALLERS.flatMap((caller) => DELETES.map((d) => [caller, ...d] as const));
   it.each(deleteCases)('%s → %s', async (caller, field, action, type) => {
     const document = `mutation($id: ID!) { ${field}(id: $id) { __typename ... on Error { message } } }`;
     const { refused, payload, error } = await attempt(caller, document, { id: gid(type) }, field);
-    expect(refused, `${caller} ${field}: ${JSON.stringify(payload ?? error)}`).toBe(!allowed(caller, action));
+    expect(refused, `${caller} ${field}: ${JSON.stringify(payload ?? error)}`).toBe(
+      !allowed(caller, action),
+    );
   });
 });

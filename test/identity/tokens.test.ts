@@ -5,7 +5,15 @@ import { Seed } from '../support/seed';
 let s: TestStratus;
 let seed: Seed;
 beforeAll(async () => {
-  s = await startTestStratus({ security: { passwordMinLength: 8, passwordRegex: null, passwordRegexDescription: '', lockoutFailureAttempts: 3, lockoutDurationSeconds: 600 } });
+  s = await startTestStratus({
+    security: {
+      passwordMinLength: 8,
+      passwordRegex: null,
+      passwordRegexDescription: '',
+      lockoutFailureAttempts: 3,
+      lockoutDurationSeconds: 600,
+    },
+  });
   seed = new Seed(s);
 });
 afterAll(() => s?.stop());
@@ -32,7 +40,9 @@ describe('tokens', () => {
   it('logging in scoped to a project where the user has no role is refused', async () => {
     const u = await seed.user();
     const project = await seed.project();
-    const res = await s.ok(LOGIN, { input: { userName: u.userName, password: u.password, scope: { projectId: project } } });
+    const res = await s.ok(LOGIN, {
+      input: { userName: u.userName, password: u.password, scope: { projectId: project } },
+    });
     expect(res.login.__typename).toBe('ForbiddenError');
   });
 
@@ -57,9 +67,33 @@ describe('tokens', () => {
   });
 
   it.each([
-    ['disabled', (userId: string) => s.ok(`mutation($i: UpdateUserInput!) { updateUser(input: $i) { __typename } }`, { i: { id: userId, enabled: false } }, s.adminToken)],
-    ['deleted', (userId: string) => s.ok(`mutation($id: ID!) { deleteUser(id: $id) { __typename } }`, { id: userId }, s.adminToken)],
-    ['revoked by an admin', (userId: string) => s.ok(`mutation($id: ID!) { revokeUserTokens(userId: $id) { __typename } }`, { id: userId }, s.adminToken)],
+    [
+      'disabled',
+      (userId: string) =>
+        s.ok(
+          `mutation($i: UpdateUserInput!) { updateUser(input: $i) { __typename } }`,
+          { i: { id: userId, enabled: false } },
+          s.adminToken,
+        ),
+    ],
+    [
+      'deleted',
+      (userId: string) =>
+        s.ok(
+          `mutation($id: ID!) { deleteUser(id: $id) { __typename } }`,
+          { id: userId },
+          s.adminToken,
+        ),
+    ],
+    [
+      'revoked by an admin',
+      (userId: string) =>
+        s.ok(
+          `mutation($id: ID!) { revokeUserTokens(userId: $id) { __typename } }`,
+          { id: userId },
+          s.adminToken,
+        ),
+    ],
   ])('all tokens of a user die when the user is %s', async (_what, act) => {
     const m = await seed.member('member');
     const second = await s.login(m.userName, m.password, { projectId: m.projectId });
@@ -113,20 +147,38 @@ describe('lockout and enumeration', () => {
   it('locks the account after the configured failures, with the same answer as a wrong password', async () => {
     const u = await seed.user();
     for (let i = 0; i < 3; i++) {
-      const res = await s.ok(LOGIN, { input: { userName: u.userName, password: 'wrong-password' } });
-      expect(res.login).toMatchObject({ __typename: 'AuthenticationFailedError', code: 'AUTHENTICATION_FAILED' });
+      const res = await s.ok(LOGIN, {
+        input: { userName: u.userName, password: 'wrong-password' },
+      });
+      expect(res.login).toMatchObject({
+        __typename: 'AuthenticationFailedError',
+        code: 'AUTHENTICATION_FAILED',
+      });
     }
     const locked = await s.ok(LOGIN, { input: { userName: u.userName, password: u.password } });
-    expect(locked.login).toMatchObject({ __typename: 'AuthenticationFailedError', message: 'The credentials are not valid' });
-    const user = await s.ok(`query($id: ID!) { node(id: $id) { ... on User { lockedUntil } } }`, { id: u.userId }, s.adminToken);
+    expect(locked.login).toMatchObject({
+      __typename: 'AuthenticationFailedError',
+      message: 'The credentials are not valid',
+    });
+    const user = await s.ok(
+      `query($id: ID!) { node(id: $id) { ... on User { lockedUntil } } }`,
+      { id: u.userId },
+      s.adminToken,
+    );
     expect(new Date(user.node.lockedUntil).getTime()).toBeGreaterThan(Date.now());
     // An admin password reset unlocks.
-    await s.ok(`mutation($i: UpdateUserInput!) { updateUser(input: $i) { __typename } }`, { i: { id: u.userId, password: 'a-new-password' } }, s.adminToken);
+    await s.ok(
+      `mutation($i: UpdateUserInput!) { updateUser(input: $i) { __typename } }`,
+      { i: { id: u.userId, password: 'a-new-password' } },
+      s.adminToken,
+    );
     expect(await s.login(u.userName, 'a-new-password')).toBeTruthy();
   });
 
   it('an unknown user gets exactly the answer a wrong password gets', async () => {
-    const unknown = await s.ok(LOGIN, { input: { userName: 'nobody-here', password: 'whatever-1' } });
+    const unknown = await s.ok(LOGIN, {
+      input: { userName: 'nobody-here', password: 'whatever-1' },
+    });
     const wrong = await s.ok(LOGIN, { input: { userName: 'admin', password: 'whatever-1' } });
     expect(unknown).toEqual(wrong);
   });
@@ -137,8 +189,16 @@ describe('lockout and enumeration', () => {
       { input: { domainId: s.defaultDomainId, name: 'short-pw', password: 'short' } },
       s.adminToken,
     );
-    expect(res.createUser).toEqual({ __typename: 'InvalidInputError', field: 'input.password', message: 'input.password must be at least 8 characters' });
-    const list = await s.ok(`{ users(filter: { name: "short-pw" }) { totalCount } }`, {}, s.adminToken);
+    expect(res.createUser).toEqual({
+      __typename: 'InvalidInputError',
+      field: 'input.password',
+      message: 'input.password must be at least 8 characters',
+    });
+    const list = await s.ok(
+      `{ users(filter: { name: "short-pw" }) { totalCount } }`,
+      {},
+      s.adminToken,
+    );
     expect(list.users.totalCount).toBe(0);
   });
 });

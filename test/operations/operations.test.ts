@@ -1,10 +1,10 @@
+import { decodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reserveQuota } from '../../resolvers/quotas';
 import { connect } from '../../db/connection';
+import { reserveQuota } from '../../resolvers/quotas';
 import { DEFAULT_QUOTAS } from '../../server/config';
 import { startTestStratus, type TestStratus } from '../support/harness';
 import { Seed } from '../support/seed';
-import { decodeGlobalID } from '@pothos/plugin-relay';
 
 let s: TestStratus;
 let seed: Seed;
@@ -30,7 +30,11 @@ describe('operations', () => {
     const started = await s.ok(START, { input: { stages: 3, stageMillis: 150 } }, m.token);
     const op = started.startTestOperation.operation;
     expect(op.status).toBe('PENDING');
-    expect(op.stages.map((st: { name: string }) => st.name)).toEqual(['stage-1', 'stage-2', 'stage-3']);
+    expect(op.stages.map((st: { name: string }) => st.name)).toEqual([
+      'stage-1',
+      'stage-2',
+      'stage-3',
+    ]);
     const sub = s.subscribe(WATCH, { id: op.id }, m.token);
     await sub.ended;
     const states = sub.values.map((v) => v.data.operation);
@@ -46,13 +50,21 @@ describe('operations', () => {
 
   it('a failing stage ends the operation FAILED with a typed error', async () => {
     const m = await seed.member('member');
-    const started = await s.ok(START, { input: { stages: 3, stageMillis: 50, failAtStage: 1 } }, m.token);
+    const started = await s.ok(
+      START,
+      { input: { stages: 3, stageMillis: 50, failAtStage: 1 } },
+      m.token,
+    );
     const sub = s.subscribe(WATCH, { id: started.startTestOperation.operation.id }, m.token);
     await sub.ended;
     const last = sub.values[sub.values.length - 1].data.operation;
     expect(last.status).toBe('FAILED');
     expect(last.error).toEqual({ code: 'TEST_FAILURE', message: 'Stage 2 failed as requested' });
-    expect(last.stages.map((st: { status: string }) => st.status)).toEqual(['DONE', 'FAILED', 'PENDING']);
+    expect(last.stages.map((st: { status: string }) => st.status)).toEqual([
+      'DONE',
+      'FAILED',
+      'PENDING',
+    ]);
   });
 
   it('another project cannot read or watch the operation', async () => {
@@ -68,8 +80,15 @@ describe('operations', () => {
 
   it('bad input names the field and starts nothing', async () => {
     const m = await seed.member('member');
-    const res = await s.ok(START, { input: { stages: 2, stageMillis: 0, failAtStage: 5 } }, m.token);
-    expect(res.startTestOperation).toMatchObject({ __typename: 'InvalidInputError', field: 'input.failAtStage' });
+    const res = await s.ok(
+      START,
+      { input: { stages: 2, stageMillis: 0, failAtStage: 5 } },
+      m.token,
+    );
+    expect(res.startTestOperation).toMatchObject({
+      __typename: 'InvalidInputError',
+      field: 'input.failAtStage',
+    });
     const list = await s.ok(`{ operations { totalCount } }`, {}, m.token);
     expect(list.operations.totalCount).toBe(0);
   });
@@ -88,7 +107,9 @@ describe('quotas', () => {
     const { db, pool } = connect(s.databaseUrl, 25);
     try {
       const outcomes = await Promise.allSettled(
-        Array.from({ length: 20 }, () => db.transaction((tx) => reserveQuota(tx, DEFAULT_QUOTAS, projectId, { instances: 1 }))),
+        Array.from({ length: 20 }, () =>
+          db.transaction((tx) => reserveQuota(tx, DEFAULT_QUOTAS, projectId, { instances: 1 })),
+        ),
       );
       expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(5);
       const rejected = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
@@ -96,8 +117,14 @@ describe('quotas', () => {
     } finally {
       await pool.end();
     }
-    const quota = await s.ok(`query($p: ID!) { projectQuota(projectId: $p) { resource limit inUse isDefault } }`, { p: projectGid }, s.adminToken);
-    expect(quota.projectQuota.find((q: { resource: string }) => q.resource === 'instances')).toEqual({ resource: 'instances', limit: 5, inUse: 5, isDefault: false });
+    const quota = await s.ok(
+      `query($p: ID!) { projectQuota(projectId: $p) { resource limit inUse isDefault } }`,
+      { p: projectGid },
+      s.adminToken,
+    );
+    expect(
+      quota.projectQuota.find((q: { resource: string }) => q.resource === 'instances'),
+    ).toEqual({ resource: 'instances', limit: 5, inUse: 5, isDefault: false });
   });
 
   it('an unknown quota resource is refused naming it', async () => {
@@ -114,9 +141,17 @@ describe('quotas', () => {
   it('a member reads the quota of their own project but not of another', async () => {
     const m = await seed.member('member');
     const other = await seed.project();
-    const own = await s.ok(`query($p: ID!) { projectQuota(projectId: $p) { resource } }`, { p: m.projectId }, m.token);
+    const own = await s.ok(
+      `query($p: ID!) { projectQuota(projectId: $p) { resource } }`,
+      { p: m.projectId },
+      m.token,
+    );
     expect(own.projectQuota.length).toBeGreaterThan(0);
-    const foreign = await s.ok(`query($p: ID!) { projectQuota(projectId: $p) { resource } }`, { p: other }, m.token);
+    const foreign = await s.ok(
+      `query($p: ID!) { projectQuota(projectId: $p) { resource } }`,
+      { p: other },
+      m.token,
+    );
     expect(foreign.projectQuota).toBeNull();
   });
 });

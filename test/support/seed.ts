@@ -29,13 +29,20 @@ export class Seed {
   }
 
   async roleId(name: string): Promise<string> {
-    const data = await this.s.ok(`{ roles(first: 100) { edges { node { id name } } } }`, {}, this.s.adminToken);
+    const data = await this.s.ok(
+      `{ roles(first: 100) { edges { node { id name } } } }`,
+      {},
+      this.s.adminToken,
+    );
     const role = data.roles.edges.find((e: { node: { name: string } }) => e.node.name === name);
     if (!role) throw new Error(`no role ${name}`);
     return role.node.id;
   }
 
-  async user(name = `user-${suffix()}`, password = `pw-${suffix()}-long`): Promise<{ userId: string; userName: string; password: string }> {
+  async user(
+    name = `user-${suffix()}`,
+    password = `pw-${suffix()}-long`,
+  ): Promise<{ userId: string; userName: string; password: string }> {
     const data = await this.s.ok(
       `mutation($input: CreateUserInput!) { createUser(input: $input) { ... on CreateUserSuccess { user { id } } ... on Error { message } } }`,
       { input: { domainId: this.s.defaultDomainId, name, password } },
@@ -58,7 +65,12 @@ export class Seed {
   async member(role: RoleName | null, projectId?: string): Promise<SeededUser> {
     const project = projectId ?? (await this.project());
     const user = await this.user();
-    if (!role) return { ...user, projectId: project, token: await this.s.login(user.userName, user.password) };
+    if (!role)
+      return {
+        ...user,
+        projectId: project,
+        token: await this.s.login(user.userName, user.password),
+      };
     await this.assign(role, user.userId, project);
     const token = await this.s.login(user.userName, user.password, { projectId: project });
     return { ...user, projectId: project, token };
