@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../server/config';
 import { startTestStratus, type TestStratus } from '../support/harness';
 import { Seed } from '../support/seed';
 
@@ -200,5 +201,32 @@ describe('lockout and enumeration', () => {
       s.adminToken,
     );
     expect(list.users.totalCount).toBe(0);
+  });
+});
+
+describe('login rate limiting', () => {
+  it('refuses logins from one address beyond the configured rate, with a retry time', async () => {
+    const limited = await startTestStratus({
+      limits: { ...loadConfig({}).limits, loginPerMinute: 3 },
+    });
+    try {
+      const answers: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await limited.ok(LOGIN, {
+          input: { userName: 'admin', password: 'wrong-password' },
+        });
+        answers.push(res.login.__typename);
+      }
+      // The harness's own admin login used one point of the three.
+      expect(answers).toEqual([
+        'AuthenticationFailedError',
+        'AuthenticationFailedError',
+        'RateLimitedError',
+        'RateLimitedError',
+        'RateLimitedError',
+      ]);
+    } finally {
+      await limited.stop();
+    }
   });
 });
