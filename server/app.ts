@@ -148,6 +148,8 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
       schema,
       introspection: config.introspection,
       formatError,
+      // Caps parser work per request; a syntax error still answers 400 GRAPHQL_PARSE_FAILED.
+      parseOptions: { maxTokens: 10_000 },
       validationRules: protection.validationRules,
       includeStacktraceInErrorResponses: false,
       plugins: [
