@@ -12,11 +12,14 @@ export interface Connection {
   db: Database;
 }
 
-/** Opens the pool every part of one Stratus process shares. */
-export function connect(databaseUrl: string, max = 20): Connection {
+/** Opens the pool every part of one Stratus process shares; `onQuery` sees each drizzle statement. */
+export function connect(databaseUrl: string, max = 20, onQuery?: () => void): Connection {
   const pool = new pg.Pool({ connectionString: databaseUrl, max });
   // An idle client losing its server must not crash the process; the pool replaces it.
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
-  return { pool, db: drizzle(pool, { schema: tables }) };
+  return {
+    pool,
+    db: drizzle(pool, { schema: tables, logger: onQuery ? { logQuery: onQuery } : false }),
+  };
 }

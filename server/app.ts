@@ -61,7 +61,8 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
       databaseUrl = embedded.url;
       logger.info({ dataDir: config.dataDir }, 'embedded PostgreSQL started');
     }
-    const conn = connect(databaseUrl);
+    let countQuery = () => {};
+    const conn = connect(databaseUrl, 20, () => countQuery());
     stops.push(() => conn.pool.end());
     await migrateDatabase(conn);
     const bootstrap = await bootstrapIdentity(conn.db, config.adminPassword);
@@ -129,6 +130,7 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
     stops.push(async () => clearInterval(pruner));
 
     const metrics = new Metrics(conn.pool);
+    countQuery = () => metrics.dbQueries.inc();
     const app = express();
     const httpServer = http.createServer(app);
     const armor = new ApolloArmor({

@@ -23,6 +23,11 @@ export class Metrics {
     help: 'Open GraphQL subscriptions on this process',
     registers: [this.registry],
   });
+  readonly dbQueries = new Counter({
+    name: 'stratus_db_queries_total',
+    help: 'SQL statements issued by services (through drizzle)',
+    registers: [this.registry],
+  });
   readonly sockets = new Gauge({
     name: 'stratus_websocket_connections',
     help: 'Open graphql-ws connections on this process',
