@@ -1,5 +1,5 @@
-import { sql } from 'drizzle-orm';
-import type { Tx } from '../db/connection';
+import { lt, sql } from 'drizzle-orm';
+import type { Database, Tx } from '../db/connection';
 import { events } from '../db/tables';
 
 /** One state change, as stored and as delivered to subscribers. */
@@ -46,4 +46,14 @@ export function toStratusEvent(row: typeof events.$inferSelect): StratusEvent {
     payload: row.payload,
     createdAt: row.createdAt.toISOString(),
   };
+}
+
+/** Deletes events older than the retention; a client resuming from a pruned cursor gets what is left. */
+export async function pruneEvents(db: Database, retentionSeconds: number): Promise<number> {
+  const cutoff = new Date(Date.now() - retentionSeconds * 1000);
+  const deleted = await db
+    .delete(events)
+    .where(lt(events.createdAt, cutoff))
+    .returning({ id: events.id });
+  return deleted.length;
 }

@@ -11,6 +11,7 @@ import { RateLimiterPostgres } from 'rate-limiter-flexible';
 import { connect } from '../db/connection';
 import { migrateDatabase } from '../db/migrate';
 import { StratusError } from '../resolvers/errors';
+import { pruneEvents } from '../resolvers/events';
 import {
   type BootstrapResult,
   bootstrapIdentity,
@@ -120,11 +121,7 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
     };
     const pruner = setInterval(() => {
       void pruneRevocations(conn.db).catch(() => {});
-      void conn.pool
-        .query(`delete from events where created_at < now() - make_interval(secs => $1)`, [
-          config.eventRetentionSeconds,
-        ])
-        .catch(() => {});
+      void pruneEvents(conn.db, config.eventRetentionSeconds).catch(() => {});
     }, 60_000);
     pruner.unref();
     stops.push(async () => clearInterval(pruner));

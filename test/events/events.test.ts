@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '../../db/connection';
+import { pruneEvents } from '../../resolvers/events';
 import { startTestStratus, type TestStratus } from '../support/harness';
 import { Seed } from '../support/seed';
 
@@ -93,5 +95,22 @@ describe('events', () => {
   it('a malformed cursor is refused naming it', async () => {
     const sub = a.subscribe(IDENTITY, { after: 'yesterday' }, a.adminToken);
     expect(await failure(sub)).toContain('after must be an event cursor');
+  });
+});
+
+describe('event retention', () => {
+  it('prunes events older than the retention and keeps newer ones', async () => {
+    const conn = connect(a.databaseUrl, 2);
+    try {
+      await conn.pool.query(
+        `update events set created_at = now() - interval '2 hours' where id = (select min(id) from events)`,
+      );
+      const before = Number((await conn.pool.query('select count(*) from events')).rows[0].count);
+      expect(await pruneEvents(conn.db, 3600)).toBe(1);
+      const after = Number((await conn.pool.query('select count(*) from events')).rows[0].count);
+      expect(after).toBe(before - 1);
+    } finally {
+      await conn.pool.end();
+    }
   });
 });
