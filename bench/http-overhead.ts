@@ -9,6 +9,8 @@
  */
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
+import { expressMiddleware } from '@as-integrations/express5';
+import express from 'express';
 import type { LoadJob, LoadResult } from './load';
 import {
   type BenchStratus,
@@ -58,13 +60,35 @@ function load(target: Target, duration: number): Promise<LoadResult> {
   });
 }
 
-async function startBareApollo(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const server = new ApolloServer({
+const oneField = () =>
+  new ApolloServer({
     typeDefs: 'type Query { roles: [String!]! }',
     resolvers: { Query: { roles: () => ['admin', 'member', 'reader'] } },
   });
+
+async function startBareApollo(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const server = oneField();
   const { url } = await startStandaloneServer(server, { listen: { port: 0, host: '127.0.0.1' } });
   return { url, stop: () => server.stop() };
+}
+
+/** The same one-field server behind express 5 + express.json + expressMiddleware, as Stratus mounts Apollo. */
+async function startExpressApollo(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const server = oneField();
+  await server.start();
+  const app = express();
+  app.use('/graphql', express.json(), expressMiddleware(server));
+  const http = await new Promise<import('node:http').Server>((resolve) => {
+    const srv = app.listen(0, '127.0.0.1', () => resolve(srv));
+  });
+  const { port } = http.address() as import('node:net').AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/graphql`,
+    stop: async () => {
+      await server.stop();
+      await new Promise((r) => http.close(r));
+    },
+  };
 }
 
 runMain(async () => {
@@ -73,9 +97,11 @@ runMain(async () => {
   process.stdout.write(`${machineLine(db.source)}\n`);
   let s: BenchStratus | null = null;
   let bare: Awaited<ReturnType<typeof startBareApollo>> | null = null;
+  let viaExpress: Awaited<ReturnType<typeof startExpressApollo>> | null = null;
   try {
     s = await startBenchStratus(db.url);
     bare = await startBareApollo();
+    viaExpress = await startExpressApollo();
     const token = await s.adminLogin();
     const targets: Target[] = [
       {
@@ -88,6 +114,13 @@ runMain(async () => {
       {
         name: 'bare Apollo { roles }',
         url: bare.url,
+        query: '{ roles }',
+        token: null,
+        expect: '{"roles":["admin","member","reader"]}',
+      },
+      {
+        name: 'Apollo on express 5 { roles }',
+        url: viaExpress.url,
         query: '{ roles }',
         token: null,
         expect: '{"roles":["admin","member","reader"]}',
@@ -158,18 +191,29 @@ runMain(async () => {
         `${fmt((100 * rate(targets[0].name, i)) / rate(targets[1].name, i), 1)}%`,
       ]);
       ratioRows.push([
+        'Apollo on express 5 roles / bare Apollo roles',
+        i + 1,
+        `${fmt((100 * rate(targets[2].name, i)) / rate(targets[1].name, i), 1)}%`,
+      ]);
+      ratioRows.push([
+        'Stratus viewer.roles+Bearer / Apollo on express 5 roles',
+        i + 1,
+        `${fmt((100 * rate(targets[0].name, i)) / rate(targets[2].name, i), 1)}%`,
+      ]);
+      ratioRows.push([
         'Stratus __typename+Bearer / Stratus __typename anonymous',
         i + 1,
-        `${fmt((100 * rate(targets[2].name, i)) / rate(targets[3].name, i), 1)}%`,
+        `${fmt((100 * rate(targets[3].name, i)) / rate(targets[4].name, i), 1)}%`,
       ]);
       ratioRows.push([
         'Stratus __typename anonymous / bare Apollo __typename',
         i + 1,
-        `${fmt((100 * rate(targets[3].name, i)) / rate(targets[4].name, i), 1)}%`,
+        `${fmt((100 * rate(targets[4].name, i)) / rate(targets[5].name, i), 1)}%`,
       ]);
     }
     printTable('ratios, same run', ratioRows);
   } finally {
+    await viaExpress?.stop();
     await bare?.stop();
     await s?.stop();
     await db.stop();

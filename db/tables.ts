@@ -1,5 +1,6 @@
 /** Every table, for drizzle's typed client and for drizzle-kit. */
 export * from './events';
 export * from './identity';
+export * from './objects';
 export * from './operations';
 export * from './quotas';

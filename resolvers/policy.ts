@@ -54,6 +54,13 @@ export const POLICY = {
   // quotas
   'quota:get': 'reader',
   'quota:set': 'admin',
+  // object storage (Swift): readers read, members write, in their own project
+  'objects:list_containers': 'reader',
+  'objects:create_container': 'member',
+  'objects:update_container': 'member',
+  'objects:delete_container': 'member',
+  'objects:write_object': 'member',
+  'objects:create_temp_url': 'member',
   // operations and events
   'operation:list': 'reader',
   'operation:start_test': 'member',

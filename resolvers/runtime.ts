@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Database, Tx } from '../db/connection';
+import type { ObjectStore } from '../drivers/objects/types';
 import type { StratusConfig } from '../server/config';
 import type { Logger } from '../server/logger';
 import type { StratusEvent } from './events';
@@ -21,6 +22,10 @@ export interface Runtime {
   jobKinds: ReadonlySet<string>;
   /** Event streams for subscriptions (the process's LISTEN connection behind it). */
   events: EventSource;
+  /** Secret temp URLs are signed with (per-project keys are derived from it). */
+  tempUrlSecret: string;
+  /** Where object and image bytes live (drivers/objects). */
+  objectStore: ObjectStore;
   /** Driver kinds and the implementation configured for each, for the catalog. */
   drivers: DriverStatus[];
 }
@@ -47,6 +52,8 @@ export interface ServiceContext {
   requestId: string;
   /** Network address of the client, for login throttling. */
   clientAddress: string;
+  /** Scheme, host and port the client reached Stratus at, for URLs handed back to it. */
+  baseUrl: string;
 }
 
 /** Runs `fn` in one transaction; callbacks registered with `afterCommit` run once it committed. */

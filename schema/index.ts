@@ -8,6 +8,7 @@ import './quotas';
 import './catalog';
 import './operations';
 import './events';
+import './objects';
 
 /** The whole Stratus schema, assembled from one file per domain. */
 export const schema = lexicographicSortSchema(builder.toSchema());

@@ -10,6 +10,7 @@ import { GraphQLError } from 'graphql';
 import { RateLimiterPostgres } from 'rate-limiter-flexible';
 import { connect } from '../db/connection';
 import { migrateDatabase } from '../db/migrate';
+import { loadObjectStore } from '../drivers/objects/index';
 import { StratusError } from '../resolvers/errors';
 import { pruneEvents } from '../resolvers/events';
 import {
@@ -20,12 +21,14 @@ import {
 import { RevocationCache } from '../resolvers/identity/revocation-cache';
 import { loadRevocations, pruneRevocations } from '../resolvers/identity/revocations';
 import { TokenService } from '../resolvers/identity/tokens';
+import { reapOrphanBlobs } from '../resolvers/objects/blobs';
+import { expireObjects } from '../resolvers/objects/objects';
 import type { Runtime, ServiceContext } from '../resolvers/runtime';
 import { schema } from '../schema/index';
 import { startWorker } from '../workers/runner';
 import type { StratusConfig } from './config';
 import { authenticate, serviceContext } from './context';
-import { DRIVER_KINDS } from './drivers';
+import { driverStatuses } from './drivers';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import { formatError } from './errors';
 import { EventBus } from './event-bus';
@@ -33,6 +36,7 @@ import { eventStream } from './event-stream';
 import { graphiqlRouter } from './graphiql';
 import { createLogger } from './logger';
 import { Metrics } from './metrics';
+import { objectRouter } from './object-http';
 import { attachWebSocket } from './websocket';
 
 export interface RunningStratus {
@@ -76,11 +80,9 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
     const revocations = new RevocationCache();
     await pruneRevocations(conn.db);
     await loadRevocations(conn.db, revocations);
-    const tokens = new TokenService(
-      config.tokenSecret ?? (await signingSecret(conn.db)),
-      config.tokenTtlSeconds,
-      revocations,
-    );
+    const secret = config.tokenSecret ?? (await signingSecret(conn.db));
+    const tokens = new TokenService(secret, config.tokenTtlSeconds, revocations);
+    const objectStore = await loadObjectStore(config.objects.driver, config.objects.driverConfig);
     const bus = new EventBus(conn.pool, conn.db, revocations, logger);
     await bus.start();
     stops.push(() => bus.stop());
@@ -116,12 +118,18 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
       revocations,
       loginLimiter,
       jobKinds: worker.kinds,
-      drivers: DRIVER_KINDS,
+      drivers: driverStatuses(objectStore),
+      objectStore,
+      tempUrlSecret: secret,
       events: { stream: (options) => eventStream(bus, options) },
     };
     const pruner = setInterval(() => {
       void pruneRevocations(conn.db).catch(() => {});
       void pruneEvents(conn.db, config.eventRetentionSeconds).catch(() => {});
+      void reapOrphanBlobs(runtime, 3600).catch((err) =>
+        logger.warn({ err }, 'reaping orphan blobs failed'),
+      );
+      void expireObjects(runtime).catch((err) => logger.warn({ err }, 'expiring objects failed'));
     }, 60_000);
     pruner.unref();
     stops.push(async () => clearInterval(pruner));
@@ -192,6 +200,7 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
       res.set('Content-Type', metrics.registry.contentType);
       res.send(await metrics.registry.metrics());
     });
+    app.use(objectRouter(runtime));
     app.use(graphiqlRouter());
     app.use(
       '/graphql',
@@ -203,7 +212,12 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
         context: async ({ req }) => {
           try {
             const auth = await authenticate(runtime, req.headers.authorization);
-            return serviceContext(runtime, auth, req.socket.remoteAddress ?? '');
+            return serviceContext(
+              runtime,
+              auth,
+              req.socket.remoteAddress ?? '',
+              `${req.protocol}://${req.get('host')}`,
+            );
           } catch (error) {
             const message = error instanceof StratusError ? error.message : 'Authentication failed';
             throw new GraphQLError(message, {

@@ -17,6 +17,15 @@ export interface LimitsConfig {
   loginPerMinute: number;
 }
 
+export interface ObjectsConfig {
+  /** `filesystem` or `s3`. */
+  driver: string;
+  /** Driver configuration, checked strictly by the driver. */
+  driverConfig: Record<string, unknown>;
+  /** Largest single upload (Swift's default: 5 GiB); larger objects go in multipart uploads. */
+  maxObjectBytes: number;
+}
+
 export interface StratusConfig {
   host: string;
   port: number;
@@ -37,6 +46,7 @@ export interface StratusConfig {
   workerConcurrency: number;
   logLevel: string;
   quotaDefaults: Record<string, number>;
+  objects: ObjectsConfig;
 }
 
 /** Default per-project limits; -1 means unlimited, as in Nova and Cinder. */
@@ -99,5 +109,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StratusConfig 
     workerConcurrency: int(env, 'STRATUS_WORKER_CONCURRENCY', 4),
     logLevel: env.STRATUS_LOG_LEVEL ?? 'info',
     quotaDefaults: { ...DEFAULT_QUOTAS },
+    objects: objectsConfig(env),
   };
+}
+
+/** STRATUS_OBJECTS_DRIVER picks the driver; the filesystem one keeps bytes under the data folder. */
+function objectsConfig(env: NodeJS.ProcessEnv): ObjectsConfig {
+  const driver = env.STRATUS_OBJECTS_DRIVER ?? 'filesystem';
+  const maxObjectBytes = int(env, 'STRATUS_MAX_OBJECT_BYTES', 5 * 1024 ** 3);
+  if (driver === 's3') {
+    const driverConfig: Record<string, unknown> = {
+      region: env.STRATUS_S3_REGION ?? 'us-east-1',
+      bucket: env.STRATUS_S3_BUCKET ?? 'stratus',
+      accessKeyId: env.STRATUS_S3_ACCESS_KEY_ID ?? '',
+      secretAccessKey: env.STRATUS_S3_SECRET_ACCESS_KEY ?? '',
+    };
+    if (env.STRATUS_S3_ENDPOINT) driverConfig.endpoint = env.STRATUS_S3_ENDPOINT;
+    if (env.STRATUS_S3_FORCE_PATH_STYLE)
+      driverConfig.forcePathStyle = bool(env, 'STRATUS_S3_FORCE_PATH_STYLE', true);
+    return { driver, driverConfig, maxObjectBytes };
+  }
+  const root = env.STRATUS_OBJECTS_ROOT ?? `${env.STRATUS_DATA_DIR ?? './data'}/objects`;
+  return { driver, driverConfig: { root }, maxObjectBytes };
 }

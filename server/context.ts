@@ -19,13 +19,15 @@ export function serviceContext(
   rt: Runtime,
   auth: AuthContext | null,
   clientAddress: string,
-  requestId = randomUUID(),
+  baseUrl: string,
+  requestId: string = randomUUID(),
 ): ServiceContext {
   return {
     rt,
     auth,
     requestId,
     clientAddress,
+    baseUrl,
     log: rt.logger.child({ requestId, userId: auth?.userId }),
   };
 }

@@ -48,9 +48,11 @@ export class EventBus {
       } else if (msg.channel === REVOCATIONS_CHANNEL && msg.payload) this.onRevocation(msg.payload);
     });
     client.on('error', (error) => {
+      // Once stop() released the client, a late error (the server shutting down) is not ours.
+      if (this.client !== client) return;
       this.logger.warn({ err: error }, 'event bus connection lost; reconnecting');
-      client.release(true);
       this.client = null;
+      client.release(true);
       if (!this.stopped) void this.reconnect();
     });
     await client.query(`listen ${EVENTS_CHANNEL}`);
@@ -128,10 +130,13 @@ export class EventBus {
   async stop(): Promise<void> {
     this.stopped = true;
     this.listeners.clear();
-    if (this.client) {
-      await this.client.query(`unlisten *`).catch(() => {});
-      this.client.release();
+    const client = this.client;
+    if (client) {
       this.client = null;
+      await client.query('unlisten *').catch(() => {});
+      client.removeAllListeners('notification');
+      // Released with destroy: its socket closes now, not after the database has gone.
+      client.release(true);
     }
   }
 }

@@ -21,6 +21,7 @@ const SWEEP_MS = 500;
 
 type Extra = {
   socket: WebSocket;
+  request: import('node:http').IncomingMessage;
   service?: ServiceContext;
 };
 
@@ -71,7 +72,12 @@ export function attachWebSocket(
         const address =
           (ctx.extra.socket as unknown as { _socket?: { remoteAddress?: string } })._socket
             ?.remoteAddress ?? '';
-        ctx.extra.service = serviceContext(rt, auth, address);
+        ctx.extra.service = serviceContext(
+          rt,
+          auth,
+          address,
+          `http://${ctx.extra.request.headers.host ?? 'localhost'}`,
+        );
         if (auth) live.set(ctx.extra.socket, auth);
         metrics.sockets.inc();
         return true;

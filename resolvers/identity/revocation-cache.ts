@@ -40,16 +40,12 @@ export class RevocationCache {
 
   /** Whether any revocation on record matches the token. */
   isRevoked(token: TokenFacts): boolean {
-    const hit = (map: Map<string, number>, key: string | null) => {
-      if (key === null) return false;
-      const before = map.get(key);
-      return before !== undefined && token.issuedAt <= before;
-    };
+    const at = token.issuedAt;
     return (
-      hit(this.byKind.token, token.tokenId) ||
-      hit(this.byKind.user, token.userId) ||
-      hit(this.byKind.project, token.projectId) ||
-      hit(this.byKind.application_credential, token.applicationCredentialId)
+      hit(this.byKind.token, token.tokenId, at) ||
+      hit(this.byKind.user, token.userId, at) ||
+      hit(this.byKind.project, token.projectId, at) ||
+      hit(this.byKind.application_credential, token.applicationCredentialId, at)
     );
   }
 
@@ -63,4 +59,11 @@ export class RevocationCache {
     for (const map of Object.values(this.byKind)) n += map.size;
     return n;
   }
+}
+
+/** Whether `map` revokes tokens of `key` issued at `issuedAt` (module level: no closure per check). */
+function hit(map: Map<string, number>, key: string | null, issuedAt: number): boolean {
+  if (key === null) return false;
+  const before = map.get(key);
+  return before !== undefined && issuedAt <= before;
 }

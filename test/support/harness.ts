@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { type Client, createClient } from 'graphql-ws';
 import pg from 'pg';
@@ -26,6 +29,7 @@ export interface TestStratus {
   url: string;
   wsUrl: string;
   stratus: RunningStratus;
+  config: StratusConfig;
   databaseUrl: string;
   adminToken: string;
   defaultDomainId: string;
@@ -90,6 +94,11 @@ export function testConfig(
     enableTestJobs: true,
     logLevel: 'silent',
     workerConcurrency: 2,
+    objects: {
+      ...base.objects,
+      driver: 'filesystem',
+      driverConfig: { root: fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-objects-')) },
+    },
     ...overrides,
     limits: { ...base.limits, loginPerMinute: 10_000, ...overrides.limits },
     security: { ...base.security, ...overrides.security },
@@ -102,7 +111,8 @@ export async function startTestStratus(
   existingDatabaseUrl?: string,
 ): Promise<TestStratus> {
   const databaseUrl = existingDatabaseUrl ?? (await createTestDatabase());
-  const stratus = await startStratus(testConfig(databaseUrl, overrides));
+  const config = testConfig(databaseUrl, overrides);
+  const stratus = await startStratus(config);
   const url = stratus.url;
   const wsUrl = `${url.replace(/^http/, 'ws')}/graphql`;
   const clients = new Set<Client>();
@@ -197,6 +207,7 @@ export async function startTestStratus(
     url,
     wsUrl,
     stratus,
+    config,
     databaseUrl,
     adminToken,
     defaultDomainId: encodeGlobalID('Domain', stratus.bootstrap.defaultDomainId),
@@ -209,6 +220,9 @@ export async function startTestStratus(
       for (const c of clients) await c.dispose();
       await stratus.stop();
       if (!existingDatabaseUrl) await dropTestDatabase(databaseUrl);
+      if (config.objects.driver === 'filesystem' && !overrides.objects) {
+        fs.rmSync(String(config.objects.driverConfig.root), { recursive: true, force: true });
+      }
     },
   };
 }
