@@ -25,7 +25,8 @@ const CACHE_LIMIT = 20_000;
  * expires; every use still goes through the revocation cache, so a revocation applies at once.
  */
 export class TokenService {
-  private readonly key: Uint8Array;
+  /** Imported once: jose re-imports a raw key on every call, which doubles a cold verify. */
+  private readonly key: Promise<CryptoKey>;
   private readonly verified = new Map<string, AuthContext>();
 
   constructor(
@@ -33,7 +34,13 @@ export class TokenService {
     private readonly ttlSeconds: number,
     private readonly revocations: RevocationCache,
   ) {
-    this.key = new TextEncoder().encode(secret);
+    this.key = crypto.subtle.importKey(
+      'raw',
+      new TextEncoder().encode(secret),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign', 'verify'],
+    );
   }
 
   /** Signs a new token; returns it with the context it proves. */
@@ -62,7 +69,7 @@ export class TokenService {
       .setJti(auth.tokenId)
       .setIssuedAt(Math.floor(issuedAtMs / 1000))
       .setExpirationTime(Math.floor(auth.expiresAt.getTime() / 1000))
-      .sign(this.key);
+      .sign(await this.key);
     return { token, auth };
   }
 
@@ -96,7 +103,7 @@ export class TokenService {
   private async verify(token: string): Promise<AuthContext> {
     let claims: TokenClaims & { iatms?: number };
     try {
-      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] });
+      const { payload } = await jwtVerify(token, await this.key, { algorithms: ['HS256'] });
       claims = payload as unknown as TokenClaims & { iatms?: number };
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) {
