@@ -98,7 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StratusConfig 
     },
     limits: {
       maxDepth: int(env, 'STRATUS_MAX_DEPTH', 12),
-      maxCost: int(env, 'STRATUS_MAX_COST', 5000),
+      maxCost: int(env, 'STRATUS_MAX_COST', 20_000),
       maxAliases: int(env, 'STRATUS_MAX_ALIASES', 30),
       maxBodyBytes: int(env, 'STRATUS_MAX_BODY_BYTES', 1024 * 1024),
       loginPerMinute: int(env, 'STRATUS_LOGIN_PER_MINUTE', 60),

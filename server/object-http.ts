@@ -377,6 +377,7 @@ export function objectRouter(rt: Runtime): express.Router {
         expectedMd5Hex: expectedMd5(req),
         metadata: metadataFromHeaders(req),
         deleteAt: deleteAt(req),
+        viaTempUrl: tempUrl,
       });
       res
         .status(201)

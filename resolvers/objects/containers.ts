@@ -76,11 +76,14 @@ export async function writableContainer(
   ctx: ServiceContext,
   tx: Tx,
   id: string,
+  /** True when the request already proved write access another way (a PUT temp URL). */
+  preauthorized = false,
 ): Promise<ContainerRow> {
   const [row] = isUuid(id)
     ? await tx.select().from(containers).where(eq(containers.id, id)).for('update')
     : [];
-  if (!row || !canWriteContainer(ctx.auth, row)) throw new NotFoundError('container', id);
+  if (!row || !(preauthorized || canWriteContainer(ctx.auth, row)))
+    throw new NotFoundError('container', id);
   return row;
 }
 

@@ -47,9 +47,10 @@ export async function commitObject(
   version: NewObjectVersion,
   /** More work that must commit or fail with the object (a multipart upload's removal). */
   alsoInTransaction?: (tx: Tx) => Promise<void>,
+  preauthorized = false,
 ): Promise<ObjectRow> {
   return inTransaction(ctx.rt, async (tx, afterCommit) => {
-    const container = await writableContainer(ctx, tx, containerId);
+    const container = await writableContainer(ctx, tx, containerId, preauthorized);
     const [previous] = await tx
       .select()
       .from(objects)
@@ -130,6 +131,8 @@ export interface PutObjectRequest {
   expectedMd5Hex: string | null;
   metadata: Record<string, string>;
   deleteAt: Date | null;
+  /** Write access was proven by a PUT temp URL rather than the caller's token. */
+  viaTempUrl: boolean;
 }
 
 /**
@@ -152,15 +155,21 @@ export async function putObject(
       expectedSizeBytes: request.contentLength ?? undefined,
       expectedMd5Hex: request.expectedMd5Hex ?? undefined,
     });
-    return await commitObject(ctx, request.container.id, {
-      name,
-      sizeBytes: written.sizeBytes,
-      etag: written.md5Hex,
-      contentType: request.contentType || 'application/octet-stream',
-      metadata,
-      bytes: { storageKey },
-      deleteAt: request.deleteAt,
-    });
+    return await commitObject(
+      ctx,
+      request.container.id,
+      {
+        name,
+        sizeBytes: written.sizeBytes,
+        etag: written.md5Hex,
+        contentType: request.contentType || 'application/octet-stream',
+        metadata,
+        bytes: { storageKey },
+        deleteAt: request.deleteAt,
+      },
+      undefined,
+      request.viaTempUrl,
+    );
   } catch (error) {
     await discardBlob(ctx.rt, storageKey);
     throw error;

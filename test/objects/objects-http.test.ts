@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,6 +39,29 @@ const orphanRows = async () =>
   Number((await s.stratus.runtime.pool.query('select count(*) from orphan_blobs')).rows[0].count);
 const tmpFiles = () =>
   fs.readdirSync(path.join(String(s.config.objects.driverConfig.root), '.tmp'));
+
+/** A PUT whose path goes out exactly as written. */
+function rawPut(url: string, body: Buffer): Promise<number> {
+  const u = new URL(url.replace(/\/(\.{1,2})(?=\/|$)/g, '/__dot$1__'));
+  const path = u.pathname.replace(/__dot(\.{1,2})__/g, '$1');
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: u.hostname,
+        port: u.port,
+        method: 'PUT',
+        path,
+        headers: { 'x-auth-token': token, 'content-length': body.length },
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 describe('object bytes over HTTP', () => {
   it('uploads and downloads 3 MiB with matching MD5, ETag, type and metadata', async () => {
@@ -147,8 +171,8 @@ describe('object bytes over HTTP', () => {
     ['over 1024 bytes', 'x'.repeat(1025)],
   ])('refuses an object name with %s, storing nothing', async (_what, name) => {
     const before = await counters(box.id);
-    const res = await upload(`${box.urlPrefix}${name}`, token, randomBody(10));
-    expect(res.status).toBe(400);
+    // Sent as is: fetch would resolve "." and ".." segments before they leave the client.
+    expect(await rawPut(`${box.urlPrefix}${name}`, randomBody(10))).toBe(400);
     expect(await counters(box.id)).toEqual(before);
   });
 

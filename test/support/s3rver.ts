@@ -19,6 +19,31 @@ type S3rverClass = new (options: {
 }) => S3rverInstance;
 
 const require = createRequire(import.meta.url);
+const patched = Symbol.for('stratus.test.s3rverDes');
+
+/**
+ * s3rver encrypts ListObjectsV2 continuation tokens with DES, which OpenSSL 3 (Node >= 17)
+ * refuses, so every truncated listing fails with a 500. Tokens are opaque to clients: in this
+ * process, DES becomes the identity, and s3rver's tokens are plain text. Nothing else uses DES.
+ */
+function letS3rverPageListings(): void {
+  const crypto = require('node:crypto') as Record<string, unknown> & {
+    [patched]?: true;
+  };
+  if (crypto[patched]) return;
+  crypto[patched] = true;
+  for (const name of ['createCipheriv', 'createDecipheriv']) {
+    const original = crypto[name] as (algorithm: string, ...rest: unknown[]) => unknown;
+    crypto[name] = (algorithm: string, ...rest: unknown[]) =>
+      algorithm === 'des'
+        ? {
+            update: (data: string | Buffer, encoding?: BufferEncoding) =>
+              typeof data === 'string' ? Buffer.from(data, encoding) : Buffer.from(data),
+            final: () => Buffer.alloc(0),
+          }
+        : original(algorithm, ...rest);
+  }
+}
 
 export const S3RVER_BUCKET = 'stratus-test';
 
@@ -31,6 +56,7 @@ export async function startS3rver(): Promise<{
   config: S3Config;
   stop(): Promise<void>;
 }> {
+  letS3rverPageListings();
   const S3rver = require('s3rver') as S3rverClass;
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-s3rver-'));
   const server = new S3rver({
