@@ -123,14 +123,17 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
       tempUrlSecret: secret,
       events: { stream: (options) => eventStream(bus, options) },
     };
-    const pruner = setInterval(() => {
+    // Housekeeping once at start (a crash may have left orphans) and then every minute.
+    const housekeeping = () => {
       void pruneRevocations(conn.db).catch(() => {});
       void pruneEvents(conn.db, config.eventRetentionSeconds).catch(() => {});
       void reapOrphanBlobs(runtime, 3600).catch((err) =>
         logger.warn({ err }, 'reaping orphan blobs failed'),
       );
       void expireObjects(runtime).catch((err) => logger.warn({ err }, 'expiring objects failed'));
-    }, 60_000);
+    };
+    housekeeping();
+    const pruner = setInterval(housekeeping, 60_000);
     pruner.unref();
     stops.push(async () => clearInterval(pruner));
 

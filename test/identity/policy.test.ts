@@ -52,6 +52,7 @@ const QUERY_FIELDS: Array<[string, string, Action]> = [
   ],
   ['projectQuota', 'projectQuota(projectId: $p) { resource }', 'quota:get'],
   ['operations', 'operations { totalCount }', 'operation:list'],
+  ['containers', 'containers { totalCount }', 'objects:list_containers'],
 ];
 
 describe('one query under each role, field by field against the policy table', () => {
@@ -155,6 +156,57 @@ const MUTATIONS: Array<[string, Action, string, Record<string, Json>]> = [
     'operation:start_test',
     'StartTestOperationInput!',
     { stages: 1, stageMillis: 0 },
+  ],
+  [
+    'createContainer',
+    'objects:create_container',
+    'CreateContainerInput!',
+    { name: `c-${randomUUID().slice(0, 8)}` },
+  ],
+  [
+    'updateContainer',
+    'objects:update_container',
+    'UpdateContainerInput!',
+    { id: gid('Container') },
+  ],
+  [
+    'deleteObject',
+    'objects:write_object',
+    'ObjectRefInput!',
+    { containerId: gid('Container'), name: 'x' },
+  ],
+  [
+    'bulkDeleteObjects',
+    'objects:write_object',
+    'BulkDeleteObjectsInput!',
+    { containerId: gid('Container'), names: ['x'] },
+  ],
+  [
+    'copyObject',
+    'objects:write_object',
+    'CopyObjectInput!',
+    {
+      from: { containerId: gid('Container'), name: 'x' },
+      to: { containerId: gid('Container'), name: 'y' },
+    },
+  ],
+  [
+    'updateObjectMetadata',
+    'objects:write_object',
+    'UpdateObjectMetadataInput!',
+    { containerId: gid('Container'), name: 'x', metadata: {} },
+  ],
+  [
+    'createTempUrl',
+    'objects:create_temp_url',
+    'CreateTempUrlInput!',
+    { containerId: gid('Container'), objectName: 'x', method: 'GET', expiresInSeconds: 60 },
+  ],
+  [
+    'createMultipartUpload',
+    'objects:write_object',
+    'CreateMultipartUploadInput!',
+    { containerId: gid('Container'), objectName: 'x' },
   ],
 ];
 const DELETES: Array<[string, Action, string]> = [
