@@ -57,6 +57,7 @@ const STATUS_OF: Record<string, number> = {
   OBJECT_INVALID_OPTION: 400,
   OBJECT_RANGE_NOT_SATISFIABLE: 416,
   OBJECT_NOT_FOUND: 404,
+  OBJECT_BACKEND_FAILED: 502,
 };
 
 function sendError(res: express.Response, error: unknown, log: ServiceContext['log'] | null): void {
@@ -367,6 +368,14 @@ export function objectRouter(rt: Runtime): express.Router {
         );
         res.status(201).set('ETag', `"${part.md5Hex}"`).end();
         return;
+      }
+      const length = contentLength(req);
+      if (length !== null && length > rt.config.objects.maxObjectBytes) {
+        throw new HttpError(
+          413,
+          'OBJECT_TOO_LARGE',
+          `A single upload may be at most ${rt.config.objects.maxObjectBytes} bytes; use a multipart upload`,
+        );
       }
       const object = await putObject(ctx, {
         container,
