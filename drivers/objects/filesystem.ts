@@ -11,7 +11,7 @@ import { ObjectNotFoundError } from './errors';
 import type { ByteRange, ObjectStat, ObjectStoreInfo, WriteOptions, WriteResult } from './types';
 
 export interface FilesystemConfig {
-  /** Absolute directory that holds `data/` and `.tmp/`; created by `probe` when missing. */
+  /** Directory holding `data/` and `.tmp/` (relative: to the working directory); `probe` creates it. */
   root: string;
 }
 

@@ -175,8 +175,7 @@ export class S3ObjectStore extends BaseObjectStore {
     const digest = new DigestStream(options);
     // Errors of the body (and its premature close) reach Upload as errors of `digest`, which
     // records the first one; the callback has nothing to add.
-    body.on("error", (err) => digest.destroy(err));
-    body.pipe(digest);
+    pipeline(body, digest, () => {});
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: key, Body: digest, Metadata: options.metadata },
