@@ -1,4 +1,6 @@
 /** Every table, for drizzle's typed client and for drizzle-kit. */
+
+export * from './compute';
 export * from './events';
 export * from './identity';
 export * from './objects';

@@ -61,6 +61,10 @@ export const POLICY = {
   'objects:delete_container': 'member',
   'objects:write_object': 'member',
   'objects:create_temp_url': 'member',
+  // compute (Nova): flavors are admin-made and visible to all; keypairs belong to their user
+  'compute:list_flavors': 'authenticated',
+  'compute:manage_flavors': 'admin',
+  'compute:manage_keypairs': 'authenticated',
   // operations and events
   'operation:list': 'reader',
   'operation:start_test': 'member',

@@ -9,6 +9,7 @@ import './catalog';
 import './operations';
 import './events';
 import './objects';
+import './compute';
 
 /** The whole Stratus schema, assembled from one file per domain. */
 export const schema = lexicographicSortSchema(builder.toSchema());
