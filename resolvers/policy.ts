@@ -65,6 +65,12 @@ export const POLICY = {
   'compute:list_flavors': 'authenticated',
   'compute:manage_flavors': 'admin',
   'compute:manage_keypairs': 'authenticated',
+  // images (Glance): anyone may list what is visible; members create and change their own
+  'images:list': 'authenticated',
+  'images:create': 'member',
+  'images:modify': 'member',
+  'images:deactivate': 'admin',
+  'images:answer_membership': 'member',
   // operations and events
   'operation:list': 'reader',
   'operation:start_test': 'member',

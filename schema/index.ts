@@ -10,6 +10,7 @@ import './operations';
 import './events';
 import './objects';
 import './compute';
+import './images';
 
 /** The whole Stratus schema, assembled from one file per domain. */
 export const schema = lexicographicSortSchema(builder.toSchema());

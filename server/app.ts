@@ -34,6 +34,7 @@ import { formatError } from './errors';
 import { EventBus } from './event-bus';
 import { eventStream } from './event-stream';
 import { graphiqlRouter } from './graphiql';
+import { imageRouter } from './image-http';
 import { createLogger } from './logger';
 import { Metrics } from './metrics';
 import { objectRouter } from './object-http';
@@ -204,6 +205,7 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
       res.send(await metrics.registry.metrics());
     });
     app.use(objectRouter(runtime));
+    app.use(imageRouter(runtime));
     app.use(graphiqlRouter());
     app.use(
       '/graphql',

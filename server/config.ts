@@ -47,6 +47,9 @@ export interface StratusConfig {
   logLevel: string;
   quotaDefaults: Record<string, number>;
   objects: ObjectsConfig;
+  /** Largest image upload (Glance's image_size_cap). */
+  imageMaxBytes: number;
+  qemuImgBinary: string;
 }
 
 /** Default per-project limits; -1 means unlimited, as in Nova and Cinder. */
@@ -110,6 +113,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StratusConfig 
     logLevel: env.STRATUS_LOG_LEVEL ?? 'info',
     quotaDefaults: { ...DEFAULT_QUOTAS },
     objects: objectsConfig(env),
+    imageMaxBytes: int(env, 'STRATUS_IMAGE_MAX_BYTES', 20 * 1024 ** 3),
+    qemuImgBinary: env.STRATUS_QEMU_IMG ?? 'qemu-img',
   };
 }
 

@@ -20,68 +20,13 @@ import {
 import { verifyTempUrl } from '../resolvers/objects/temp-urls';
 import type { Runtime, ServiceContext } from '../resolvers/runtime';
 import { authenticate, serviceContext } from './context';
+import { HttpError, sendError } from './http-errors';
 
 /*
  * Object bytes over plain HTTP, Swift's way: /v1/AUTH_<project>/<container>/<object>, with the
  * token in X-Auth-Token (or Authorization: Bearer), or a temp URL's signature instead.
  * Metadata and everything else is in GraphQL.
  */
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const STATUS_OF: Record<string, number> = {
-  BAD_USER_INPUT: 400,
-  NAME_TAKEN: 409,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  QUOTA_EXCEEDED: 413,
-  FORBIDDEN: 403,
-  UNAUTHENTICATED: 401,
-  AUTHENTICATION_FAILED: 401,
-  RATE_LIMITED: 429,
-  FEATURE_DISABLED: 501,
-  // drivers/objects errors
-  OBJECT_CHECKSUM_MISMATCH: 422,
-  OBJECT_SIZE_MISMATCH: 400,
-  OBJECT_TOO_LARGE: 413,
-  OBJECT_INVALID_KEY: 400,
-  OBJECT_INVALID_METADATA: 400,
-  OBJECT_INVALID_OPTION: 400,
-  OBJECT_RANGE_NOT_SATISFIABLE: 416,
-  OBJECT_NOT_FOUND: 404,
-  OBJECT_BACKEND_FAILED: 502,
-};
-
-function sendError(res: express.Response, error: unknown, log: ServiceContext['log'] | null): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  let status = 500;
-  let code = 'INTERNAL_SERVER_ERROR';
-  let message = 'Internal server error';
-  if (error instanceof HttpError) {
-    ({ status, code, message } = error);
-  } else if (
-    error instanceof StratusError ||
-    (error instanceof Error && STATUS_OF[String((error as unknown as { code?: unknown }).code)])
-  ) {
-    code = String((error as unknown as { code: unknown }).code);
-    status = STATUS_OF[code] ?? 500;
-    message = (error as Error).message;
-  } else {
-    log?.error({ err: error }, 'object request failed');
-  }
-  res.status(status).json({ error: { code, message } });
-}
 
 interface Target {
   projectId: string;
