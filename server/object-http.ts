@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import express from 'express';
-import { StratusError } from '../resolvers/errors';
 import type { AuthContext } from '../resolvers/identity/auth-context';
 import {
   type ContainerRow,
