@@ -53,6 +53,9 @@ const QUERY_FIELDS: Array<[string, string, Action]> = [
   ['projectQuota', 'projectQuota(projectId: $p) { resource }', 'quota:get'],
   ['operations', 'operations { totalCount }', 'operation:list'],
   ['containers', 'containers { totalCount }', 'objects:list_containers'],
+  ['flavors', 'flavors { totalCount }', 'compute:list_flavors'],
+  ['keypairs', 'keypairs { totalCount }', 'compute:manage_keypairs'],
+  ['images', 'images { totalCount }', 'images:list'],
 ];
 
 describe('one query under each role, field by field against the policy table', () => {
@@ -203,6 +206,45 @@ const MUTATIONS: Array<[string, Action, string, Record<string, Json>]> = [
     { containerId: gid('Container'), objectName: 'x', method: 'GET', expiresInSeconds: 60 },
   ],
   [
+    'createFlavor',
+    'compute:manage_flavors',
+    'CreateFlavorInput!',
+    { name: `f-${randomUUID().slice(0, 8)}`, vcpus: 1, ramMib: 256, rootDiskGib: 1 },
+  ],
+  [
+    'addFlavorAccess',
+    'compute:manage_flavors',
+    'FlavorAccessInput!',
+    { flavorId: gid('Flavor'), projectIds: [gid('Project')] },
+  ],
+  [
+    'importKeypair',
+    'compute:manage_keypairs',
+    'ImportKeypairInput!',
+    { name: 'k', publicKey: 'not a key' },
+  ],
+  [
+    'generateKeypair',
+    'compute:manage_keypairs',
+    'GenerateKeypairInput!',
+    { name: `k-${randomUUID().slice(0, 8)}` },
+  ],
+  ['createImage', 'images:create', 'CreateImageInput!', { name: 'i', diskFormat: 'raw' }],
+  ['updateImage', 'images:modify', 'UpdateImageInput!', { id: gid('Image') }],
+  ['importImage', 'images:create', 'ImportImageInput!', { sourceImageId: gid('Image'), name: 'x' }],
+  [
+    'addImageMember',
+    'images:modify',
+    'ImageMemberInput!',
+    { imageId: gid('Image'), projectId: gid('Project') },
+  ],
+  [
+    'answerImageMembership',
+    'images:answer_membership',
+    'AnswerImageMembershipInput!',
+    { imageId: gid('Image'), status: 'accepted' },
+  ],
+  [
     'createMultipartUpload',
     'objects:write_object',
     'CreateMultipartUploadInput!',
@@ -220,6 +262,10 @@ const DELETES: Array<[string, Action, string]> = [
     'identity:delete_application_credential',
     'ApplicationCredential',
   ],
+  ['deleteFlavor', 'compute:manage_flavors', 'Flavor'],
+  ['deleteKeypair', 'compute:manage_keypairs', 'Keypair'],
+  ['deleteImage', 'images:modify', 'Image'],
+  ['deactivateImage', 'images:deactivate', 'Image'],
 ];
 
 async function attempt(
