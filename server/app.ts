@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import express from 'express';
 import { GraphQLError } from 'graphql';
@@ -34,6 +33,7 @@ import { formatError } from './errors';
 import { EventBus } from './event-bus';
 import { eventStream } from './event-stream';
 import { graphiqlRouter } from './graphiql';
+import { graphqlHttpHandler, isGraphQLRequest } from './graphql-http';
 import { imageRouter } from './image-http';
 import { createLogger } from './logger';
 import { Metrics } from './metrics';
@@ -141,7 +141,12 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
     const metrics = new Metrics(conn.pool);
     countQuery = () => metrics.dbQueries.inc();
     const app = express();
-    const httpServer = http.createServer(app);
+    // GraphQL requests take the direct path; the rest (GraphiQL included) goes through express.
+    let graphql: ReturnType<typeof graphqlHttpHandler> | null = null;
+    const httpServer = http.createServer((req, res) => {
+      if (graphql && isGraphQLRequest(req)) void graphql(req, res);
+      else app(req, res);
+    });
     const armor = new ApolloArmor({
       maxDepth: { n: config.limits.maxDepth, ignoreIntrospection: true },
       costLimit: { maxCost: config.limits.maxCost, ignoreIntrospection: true },
@@ -207,31 +212,6 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
     app.use(objectRouter(runtime));
     app.use(imageRouter(runtime));
     app.use(graphiqlRouter());
-    app.use(
-      '/graphql',
-      express.json({
-        limit: config.limits.maxBodyBytes,
-        type: ['application/json', 'application/graphql-response+json'],
-      }),
-      expressMiddleware(apollo, {
-        context: async ({ req }) => {
-          try {
-            const auth = await authenticate(runtime, req.headers.authorization);
-            return serviceContext(
-              runtime,
-              auth,
-              req.socket.remoteAddress ?? '',
-              `${req.protocol}://${req.get('host')}`,
-            );
-          } catch (error) {
-            const message = error instanceof StratusError ? error.message : 'Authentication failed';
-            throw new GraphQLError(message, {
-              extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
-            });
-          }
-        },
-      }),
-    );
     // Oversized or malformed bodies: a GraphQL-shaped error instead of express's HTML page.
     app.use(
       (
@@ -257,6 +237,26 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
       },
     );
 
+    graphql = graphqlHttpHandler(
+      apollo,
+      async (req) => {
+        try {
+          const auth = await authenticate(runtime, req.headers.authorization);
+          return serviceContext(
+            runtime,
+            auth,
+            req.socket.remoteAddress ?? '',
+            `http://${req.headers.host ?? 'localhost'}`,
+          );
+        } catch (error) {
+          const message = error instanceof StratusError ? error.message : 'Authentication failed';
+          throw new GraphQLError(message, {
+            extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+          });
+        }
+      },
+      config.limits.maxBodyBytes,
+    );
     await new Promise<void>((resolve) => httpServer.listen(config.port, config.host, resolve));
     stops.push(() => apollo.stop());
     const port = (httpServer.address() as AddressInfo).port;
