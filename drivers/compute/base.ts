@@ -1,0 +1,463 @@
+import path from 'node:path';
+import { NotSupportedError } from '../errors';
+import { InvalidInstanceSpecError } from './errors';
+import type {
+  ComputeDriver,
+  ComputeDriverInfo,
+  ComputeEvent,
+  ComputeEventListener,
+  HostResources,
+  InstanceHandle,
+  InstanceSpec,
+  InstanceStatus,
+  ListOptions,
+  PowerOffOptions,
+  PowerOffResult,
+  PowerState,
+  RebootOptions,
+  RebootResult,
+  SnapshotResult,
+} from './types';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+export const MAX_USER_DATA_BYTES = 64 * 1024;
+export const MAX_METADATA_BYTES = 64 * 1024;
+export const MAX_CONSOLE_BYTES = 1024 * 1024;
+export const DEFAULT_POWER_OFF_TIMEOUT_MS = 60_000;
+export const DEFAULT_SOFT_REBOOT_TIMEOUT_MS = 120_000;
+const MAX_TIMEOUT_MS = 60 * 60 * 1000;
+
+/** Throws `InvalidInstanceSpecError` unless `id` is a UUID; returns it lowercase. */
+export function validateInstanceId(id: unknown, field = 'instanceId'): string {
+  if (typeof id !== 'string' || !UUID.test(id)) {
+    throw new InvalidInstanceSpecError(field, `must be a UUID, got ${JSON.stringify(id)}`);
+  }
+  return id.toLowerCase();
+}
+
+function isInteger(value: unknown, min: number, max: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+}
+
+function checkInteger(field: string, value: unknown, min: number, max: number): number {
+  if (!isInteger(value, min, max)) {
+    throw new InvalidInstanceSpecError(
+      field,
+      `must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+function checkAbsolutePath(field: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '') {
+    throw new InvalidInstanceSpecError(field, 'must be a non-empty path');
+  }
+  if (!path.isAbsolute(value)) {
+    throw new InvalidInstanceSpecError(
+      field,
+      `must be an absolute path, got ${JSON.stringify(value)}`,
+    );
+  }
+  if (CONTROL.test(value)) {
+    throw new InvalidInstanceSpecError(field, 'must not contain control characters');
+  }
+  return path.normalize(value);
+}
+
+function checkObject(field: string, value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidInstanceSpecError(field, 'must be an object');
+  }
+  return value as Record<string, unknown>;
+}
+
+function checkKeys(field: string, value: Record<string, unknown>, known: string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      throw new InvalidInstanceSpecError(
+        field ? `${field}.${key}` : key,
+        `is not a known field (known: ${known.join(', ')})`,
+      );
+    }
+  }
+}
+
+/**
+ * Checks `spec` field by field and returns a normalised copy (id lowercase, paths normalised,
+ * optional fields absent rather than undefined). Throws `InvalidInstanceSpecError` naming the
+ * first bad field, before anything on the host is touched.
+ */
+export function validateInstanceSpec(spec: unknown): InstanceSpec {
+  const raw = checkObject('spec', spec);
+  checkKeys('', raw, [
+    'instanceId',
+    'name',
+    'vcpus',
+    'memoryMib',
+    'rootDisk',
+    'kernel',
+    'userData',
+    'metadata',
+    'startPaused',
+  ]);
+  const instanceId = validateInstanceId(raw.instanceId);
+  const name = raw.name;
+  if (typeof name !== 'string' || name.length === 0 || name.length > 255) {
+    throw new InvalidInstanceSpecError('name', 'must be a string of 1-255 characters');
+  }
+  if (CONTROL.test(name)) {
+    throw new InvalidInstanceSpecError('name', 'must not contain control characters');
+  }
+  const checked: InstanceSpec = {
+    instanceId,
+    name,
+    vcpus: checkInteger('vcpus', raw.vcpus, 1, 255),
+    memoryMib: checkInteger('memoryMib', raw.memoryMib, 16, 1024 * 1024),
+    rootDisk: null,
+  };
+
+  if (raw.rootDisk === undefined) {
+    throw new InvalidInstanceSpecError('rootDisk', 'is required (null for a diskless instance)');
+  }
+  if (raw.rootDisk !== null) {
+    const disk = checkObject('rootDisk', raw.rootDisk);
+    checkKeys('rootDisk', disk, ['baseImagePath', 'format', 'sizeGib']);
+    if (disk.format !== 'qcow2' && disk.format !== 'raw') {
+      throw new InvalidInstanceSpecError(
+        'rootDisk.format',
+        `must be "qcow2" or "raw", got ${JSON.stringify(disk.format)}`,
+      );
+    }
+    checked.rootDisk = {
+      baseImagePath: checkAbsolutePath('rootDisk.baseImagePath', disk.baseImagePath),
+      format: disk.format,
+      sizeGib: checkInteger('rootDisk.sizeGib', disk.sizeGib, 1, 64 * 1024),
+    };
+  }
+
+  if (raw.kernel !== undefined) {
+    const kernel = checkObject('kernel', raw.kernel);
+    checkKeys('kernel', kernel, ['kernelPath', 'initrdPath', 'cmdline']);
+    checked.kernel = { kernelPath: checkAbsolutePath('kernel.kernelPath', kernel.kernelPath) };
+    if (kernel.initrdPath !== undefined) {
+      checked.kernel.initrdPath = checkAbsolutePath('kernel.initrdPath', kernel.initrdPath);
+    }
+    if (kernel.cmdline !== undefined) {
+      if (typeof kernel.cmdline !== 'string' || kernel.cmdline.length > 4096) {
+        throw new InvalidInstanceSpecError(
+          'kernel.cmdline',
+          'must be a string of at most 4096 characters',
+        );
+      }
+      if (CONTROL.test(kernel.cmdline)) {
+        throw new InvalidInstanceSpecError('kernel.cmdline', 'must not contain control characters');
+      }
+      checked.kernel.cmdline = kernel.cmdline;
+    }
+  }
+  if (checked.rootDisk === null && checked.kernel === undefined) {
+    throw new InvalidInstanceSpecError(
+      'rootDisk',
+      'is null and no kernel is given: the instance would have nothing to boot',
+    );
+  }
+
+  if (raw.userData !== undefined) {
+    if (typeof raw.userData !== 'string') {
+      throw new InvalidInstanceSpecError('userData', 'must be a string');
+    }
+    const bytes = Buffer.byteLength(raw.userData);
+    if (bytes > MAX_USER_DATA_BYTES) {
+      throw new InvalidInstanceSpecError(
+        'userData',
+        `is ${bytes} bytes, at most ${MAX_USER_DATA_BYTES}`,
+      );
+    }
+    checked.userData = raw.userData;
+  }
+  if (raw.metadata !== undefined) {
+    const metadata = checkObject('metadata', raw.metadata);
+    for (const [key, value] of Object.entries(metadata)) {
+      if (typeof value !== 'string') {
+        throw new InvalidInstanceSpecError(`metadata.${key}`, 'must be a string');
+      }
+    }
+    const bytes = Buffer.byteLength(JSON.stringify(metadata));
+    if (bytes > MAX_METADATA_BYTES) {
+      throw new InvalidInstanceSpecError(
+        'metadata',
+        `is ${bytes} bytes as JSON, at most ${MAX_METADATA_BYTES}`,
+      );
+    }
+    checked.metadata = { ...(metadata as Record<string, string>) };
+  }
+  if (raw.startPaused !== undefined) {
+    if (typeof raw.startPaused !== 'boolean') {
+      throw new InvalidInstanceSpecError('startPaused', 'must be true or false');
+    }
+    checked.startPaused = raw.startPaused;
+  }
+  return checked;
+}
+
+function checkTimeout(field: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  return checkInteger(field, value, 0, MAX_TIMEOUT_MS);
+}
+
+/** Checks `powerOff` options; returns them with the default timeout filled in. */
+export function validatePowerOffOptions(options: unknown): Required<PowerOffOptions> {
+  const raw = checkObject('options', options);
+  checkKeys('options', raw, ['graceful', 'timeoutMs']);
+  if (typeof raw.graceful !== 'boolean') {
+    throw new InvalidInstanceSpecError('options.graceful', 'must be true or false');
+  }
+  return {
+    graceful: raw.graceful,
+    timeoutMs: checkTimeout('options.timeoutMs', raw.timeoutMs, DEFAULT_POWER_OFF_TIMEOUT_MS),
+  };
+}
+
+/** Checks `reboot` options; returns them with the default timeout filled in. */
+export function validateRebootOptions(options: unknown): Required<RebootOptions> {
+  const raw = checkObject('options', options);
+  checkKeys('options', raw, ['hard', 'timeoutMs']);
+  if (typeof raw.hard !== 'boolean') {
+    throw new InvalidInstanceSpecError('options.hard', 'must be true or false');
+  }
+  return {
+    hard: raw.hard,
+    timeoutMs: checkTimeout('options.timeoutMs', raw.timeoutMs, DEFAULT_SOFT_REBOOT_TIMEOUT_MS),
+  };
+}
+
+/**
+ * The class every compute driver extends. It validates ids, specs and options before the
+ * implementation sees them, runs the operations on one instance one at a time (a `destroy`
+ * waits for a `spawn` of the same id to finish), answers optional operations the
+ * implementation's `info()` does not claim with `NotSupportedError`, and fans events out to
+ * listeners.
+ */
+export abstract class BaseComputeDriver implements ComputeDriver {
+  private readonly listeners = new Set<ComputeEventListener>();
+  private readonly locks = new Map<string, Promise<void>>();
+
+  /** Which implementation this is and its capabilities. */
+  abstract info(): ComputeDriverInfo;
+  /** Checks the host is usable and reports its resources; see `ComputeDriver.probe`. */
+  abstract probe(): Promise<HostResources>;
+  /** Instance ids on this host; see `ComputeDriver.list`. */
+  abstract list(options?: ListOptions): Promise<string[]>;
+  /** Detaches from every instance without touching them; see `ComputeDriver.close`. */
+  abstract close(): Promise<void>;
+
+  /** Creates and boots the instance `spec` describes; see `ComputeDriver.spawn`. */
+  async spawn(spec: InstanceSpec): Promise<InstanceHandle> {
+    const checked = validateInstanceSpec(spec);
+    return this.exclusive(checked.instanceId, () => this.spawnInstance(checked));
+  }
+
+  /** Removes the instance and everything it had on the host; see `ComputeDriver.destroy`. */
+  async destroy(instanceId: string): Promise<void> {
+    const id = validateInstanceId(instanceId);
+    return this.exclusive(id, () => this.destroyInstance(id));
+  }
+
+  /** Makes the instance run; see `ComputeDriver.start`. */
+  async start(instanceId: string): Promise<InstanceHandle> {
+    const id = validateInstanceId(instanceId);
+    return this.exclusive(id, () => this.startInstance(id));
+  }
+
+  /** Powers the instance off; see `ComputeDriver.powerOff`. */
+  async powerOff(instanceId: string, options: PowerOffOptions): Promise<PowerOffResult> {
+    const id = validateInstanceId(instanceId);
+    const checked = validatePowerOffOptions(options);
+    return this.exclusive(id, () => this.powerOffInstance(id, checked));
+  }
+
+  /** Reboots the instance; a soft reboot needs `capabilities.softReboot`. */
+  async reboot(instanceId: string, options: RebootOptions): Promise<RebootResult> {
+    const id = validateInstanceId(instanceId);
+    const checked = validateRebootOptions(options);
+    if (!checked.hard) this.require('softReboot', 'soft reboot');
+    return this.exclusive(id, () => this.rebootInstance(id, checked));
+  }
+
+  /** Freezes the guest; needs `capabilities.pause`. */
+  async pause(instanceId: string): Promise<void> {
+    const id = validateInstanceId(instanceId);
+    this.require('pause', 'pause');
+    return this.exclusive(id, () => this.pauseInstance(id));
+  }
+
+  /** Thaws a paused guest; needs `capabilities.pause`. */
+  async unpause(instanceId: string): Promise<void> {
+    const id = validateInstanceId(instanceId);
+    this.require('pause', 'unpause');
+    return this.exclusive(id, () => this.unpauseInstance(id));
+  }
+
+  /** Suspends the guest; needs `capabilities.suspend`. */
+  async suspend(instanceId: string): Promise<void> {
+    const id = validateInstanceId(instanceId);
+    this.require('suspend', 'suspend');
+    return this.exclusive(id, () => this.suspendInstance(id));
+  }
+
+  /** Thaws a suspended guest; needs `capabilities.suspend`. */
+  async resume(instanceId: string): Promise<void> {
+    const id = validateInstanceId(instanceId);
+    this.require('suspend', 'resume');
+    return this.exclusive(id, () => this.resumeInstance(id));
+  }
+
+  /** The instance's process and power state (not serialised with other operations). */
+  async status(instanceId: string): Promise<InstanceStatus> {
+    return this.instanceStatus(validateInstanceId(instanceId));
+  }
+
+  /** The guest's serial console output; needs `capabilities.consoleLog`. */
+  async consoleLog(instanceId: string, lastLines?: number): Promise<string> {
+    const id = validateInstanceId(instanceId);
+    this.require('consoleLog', 'console log');
+    if (lastLines !== undefined) checkInteger('lastLines', lastLines, 1, 1_000_000);
+    return this.readConsoleLog(id, lastLines);
+  }
+
+  /** Writes a standalone qcow2 of the root disk to `destPath`; needs `capabilities.snapshot`. */
+  async snapshot(instanceId: string, destPath: string): Promise<SnapshotResult> {
+    const id = validateInstanceId(instanceId);
+    this.require('snapshot', 'snapshot');
+    const dest = checkAbsolutePath('destPath', destPath);
+    return this.exclusive(id, () => this.snapshotInstance(id, dest));
+  }
+
+  /** Attaches to an instance that already runs; see `ComputeDriver.adopt`. */
+  async adopt(instanceId: string): Promise<InstanceHandle> {
+    const id = validateInstanceId(instanceId);
+    return this.exclusive(id, () => this.adoptInstance(id));
+  }
+
+  /** Calls `listener` for every instance event; returns the function that unsubscribes. */
+  onEvent(listener: ComputeEventListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** Delivers `event` to every listener; a listener that throws is reported as a warning. */
+  protected emit(event: ComputeEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        process.emitWarning(
+          err instanceof Error ? err : new Error(String(err)),
+          'ComputeEventListenerError',
+        );
+      }
+    }
+  }
+
+  protected abstract spawnInstance(spec: InstanceSpec): Promise<InstanceHandle>;
+  protected abstract destroyInstance(instanceId: string): Promise<void>;
+  protected abstract startInstance(instanceId: string): Promise<InstanceHandle>;
+  protected abstract powerOffInstance(
+    instanceId: string,
+    options: Required<PowerOffOptions>,
+  ): Promise<PowerOffResult>;
+  protected abstract rebootInstance(
+    instanceId: string,
+    options: Required<RebootOptions>,
+  ): Promise<RebootResult>;
+  protected abstract instanceStatus(instanceId: string): Promise<InstanceStatus>;
+  protected abstract adoptInstance(instanceId: string): Promise<InstanceHandle>;
+
+  /** Only called when `info().capabilities.pause` is true. */
+  protected pauseInstance(_instanceId: string): Promise<void> {
+    throw new NotSupportedError(this.info().name, 'pause');
+  }
+  /** Only called when `info().capabilities.pause` is true. */
+  protected unpauseInstance(_instanceId: string): Promise<void> {
+    throw new NotSupportedError(this.info().name, 'unpause');
+  }
+  /** Only called when `info().capabilities.suspend` is true. */
+  protected suspendInstance(_instanceId: string): Promise<void> {
+    throw new NotSupportedError(this.info().name, 'suspend');
+  }
+  /** Only called when `info().capabilities.suspend` is true. */
+  protected resumeInstance(_instanceId: string): Promise<void> {
+    throw new NotSupportedError(this.info().name, 'resume');
+  }
+  /** Only called when `info().capabilities.consoleLog` is true. */
+  protected readConsoleLog(_instanceId: string, _lastLines?: number): Promise<string> {
+    throw new NotSupportedError(this.info().name, 'console log');
+  }
+  /** Only called when `info().capabilities.snapshot` is true. */
+  protected snapshotInstance(_instanceId: string, _destPath: string): Promise<SnapshotResult> {
+    throw new NotSupportedError(this.info().name, 'snapshot');
+  }
+
+  private require(capability: keyof ComputeDriverInfo['capabilities'], operation: string): void {
+    if (!this.info().capabilities[capability]) {
+      throw new NotSupportedError(this.info().name, operation);
+    }
+  }
+
+  /**
+   * Runs `steps` once every earlier operation on `instanceId` has settled, so operations on
+   * one instance never interleave (operations on different instances run concurrently).
+   */
+  private async exclusive<T>(instanceId: string, steps: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(instanceId) ?? Promise.resolve();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const mine = previous.then(() => gate);
+    this.locks.set(instanceId, mine);
+    await previous;
+    try {
+      return await steps();
+    } finally {
+      release();
+      if (this.locks.get(instanceId) === mine) this.locks.delete(instanceId);
+    }
+  }
+}
+
+/** The last `lines` lines of `text` (all of it when undefined); a final newline is kept. */
+export function lastLinesOf(text: string, lines?: number): string {
+  if (lines === undefined) return text;
+  const body = text.endsWith('\n') ? text.slice(0, -1) : text;
+  const parts = body.split('\n');
+  const tail = parts.slice(Math.max(0, parts.length - lines)).join('\n');
+  return text.endsWith('\n') ? `${tail}\n` : tail;
+}
+
+/**
+ * The Nova power state for QMP run state `qmpStatus`; `suspendedMark` says the driver froze it
+ * as a suspend rather than a pause.
+ */
+export function powerStateOf(qmpStatus: string, suspendedMark: boolean): PowerState {
+  switch (qmpStatus) {
+    case 'running':
+      return 'running';
+    case 'shutdown':
+      return 'shutdown';
+    case 'suspended': // the guest's own ACPI S3 sleep
+      return 'suspended';
+    case 'internal-error':
+    case 'io-error':
+    case 'guest-panicked':
+      return 'crashed';
+    default:
+      return suspendedMark ? 'suspended' : 'paused';
+  }
+}

@@ -1,0 +1,417 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Reverter } from '../reverter';
+import { BaseComputeDriver, lastLinesOf, MAX_CONSOLE_BYTES, powerStateOf } from './base';
+import {
+  HypervisorCommandError,
+  InstanceExistsError,
+  InstanceNotFoundError,
+  InstanceStateError,
+} from './errors';
+import type {
+  ComputeDriverInfo,
+  ComputeEvent,
+  HostResources,
+  InstanceHandle,
+  InstanceSpec,
+  InstanceStatus,
+  ListOptions,
+  PowerOffOptions,
+  PowerOffResult,
+  RebootOptions,
+  RebootResult,
+  SnapshotResult,
+} from './types';
+
+/** Knobs of the fake driver; all optional. */
+export interface FakeComputeOptions {
+  /** How long `spawn` takes; default 0. */
+  spawnDelayMs?: number;
+  /** How long every other changing operation takes; default 0. */
+  operationDelayMs?: number;
+  /** Make `spawn` fail (after its delay, leaving nothing): always, or for names matching. */
+  failSpawn?: boolean | RegExp;
+  /** The simulated guests do not react to the ACPI power button (graceful falls back to quit). */
+  guestIgnoresAcpi?: boolean;
+  /**
+   * The simulated host. Pass the same `FakeHost` to a new driver to simulate a Stratus restart:
+   * the instances are still "running" there, to be listed and adopted.
+   */
+  host?: FakeHost;
+  /** What `probe` reports, over big defaults (128 vCPUs, 1 TiB, 100000 GiB, kvm). */
+  resources?: Partial<HostResources>;
+}
+
+/** QMP-like run states of a live fake instance. */
+type FakeRunState = 'running' | 'paused' | 'prelaunch';
+
+interface FakeInstance {
+  spec: InstanceSpec;
+  /** The simulated process id, or null when shut off. */
+  pid: number | null;
+  runState: FakeRunState;
+  suspended: boolean;
+  console: string;
+}
+
+/** The instances of one simulated host, which outlive any one driver. */
+export class FakeHost {
+  readonly instances = new Map<string, FakeInstance>();
+  nextPid = 100_000;
+}
+
+/**
+ * A compute driver without processes: an in-memory state machine that answers like the qemu
+ * driver (same statuses, same events in the same order, same errors), for unit tests and for
+ * simulating thousands of servers in benchmarks. Never the default behind `npm start`.
+ *
+ * Its guests behave like the test guest (`scripts/build-test-guest`): each boot writes
+ * `STRATUS-GUEST-BOOT-OK`, the user data between `STRATUS-USERDATA-BEGIN`/`END` (or
+ * `STRATUS-USERDATA-NONE`) and a `STRATUS-BLOCK:` line to the console log, and they power off
+ * on the ACPI button unless `guestIgnoresAcpi`. `snapshot` writes a small placeholder file, not a disk image.
+ */
+export class FakeComputeDriver extends BaseComputeDriver {
+  readonly host: FakeHost;
+  /** Instances whose events this driver forwards (spawned, started or adopted by it). */
+  private readonly attached = new Set<string>();
+
+  constructor(private readonly options: FakeComputeOptions = {}) {
+    super();
+    this.host = options.host ?? new FakeHost();
+  }
+
+  /** The fake offers every optional operation. */
+  info(): ComputeDriverInfo {
+    return {
+      name: 'fake',
+      capabilities: {
+        pause: true,
+        suspend: true,
+        snapshot: true,
+        consoleLog: true,
+        softReboot: true,
+      },
+    };
+  }
+
+  /** Reports the simulated host's resources; never fails. */
+  async probe(): Promise<HostResources> {
+    return {
+      hostname: os.hostname(),
+      vcpus: 128,
+      memoryMib: 1024 * 1024,
+      diskGib: 100_000,
+      accelerator: 'kvm',
+      ...this.options.resources,
+    };
+  }
+
+  /** Ids of the simulated instances that "run" (all of them with `all: true`). */
+  async list(options: ListOptions = {}): Promise<string[]> {
+    return [...this.host.instances]
+      .filter(([, instance]) => options.all || instance.pid !== null)
+      .map(([id]) => id);
+  }
+
+  /** Stops forwarding events; the simulated instances keep their state on the host. */
+  async close(): Promise<void> {
+    this.attached.clear();
+  }
+
+  // --- test hooks ---
+
+  /** Simulates `kill -9` of the instance's process: it is off, and `GONE` is sent. */
+  crash(instanceId: string): void {
+    const instance = this.get(instanceId);
+    if (instance.pid === null) return;
+    const pid = instance.pid;
+    this.off(instance);
+    this.send(instanceId, 'GONE', `process ${pid} exited without shutting down`);
+  }
+
+  /** Simulates the guest powering itself off (`poweroff` inside it). */
+  guestPowerOff(instanceId: string): void {
+    const instance = this.get(instanceId);
+    if (instance.pid === null) return;
+    this.send(instanceId, 'SHUTDOWN', { guest: true, reason: 'guest-shutdown' });
+    this.off(instance);
+  }
+
+  /** Simulates the guest rebooting itself (`reboot` inside it). */
+  guestReboot(instanceId: string): void {
+    const instance = this.get(instanceId);
+    if (instance.pid === null || instance.runState !== 'running') return;
+    this.send(instanceId, 'RESET', { guest: true, reason: 'guest-reset' });
+    this.boot(instance);
+  }
+
+  // --- operations ---
+
+  protected async spawnInstance(spec: InstanceSpec): Promise<InstanceHandle> {
+    const id = spec.instanceId;
+    if (this.host.instances.has(id)) throw new InstanceExistsError(id);
+    // Reserve the id at once: a second spawn of it during the delay must fail.
+    const instance: FakeInstance = {
+      spec: structuredClone(spec),
+      pid: null,
+      runState: 'prelaunch',
+      suspended: false,
+      console: '',
+    };
+    this.host.instances.set(id, instance);
+    return Reverter.run(async (revert) => {
+      revert.add(() => {
+        this.host.instances.delete(id);
+        this.attached.delete(id);
+      });
+      await this.delay(this.options.spawnDelayMs);
+      const { failSpawn } = this.options;
+      if (failSpawn === true || (failSpawn instanceof RegExp && failSpawn.test(spec.name))) {
+        throw new HypervisorCommandError(id, 'starting qemu', 'fake: spawn failure injected');
+      }
+      this.launch(instance, spec.startPaused ?? false);
+      this.attached.add(id);
+      return this.handle(id, instance);
+    });
+  }
+
+  protected async destroyInstance(instanceId: string): Promise<void> {
+    const instance = this.host.instances.get(instanceId);
+    if (!instance) return;
+    await this.delay(this.options.operationDelayMs);
+    if (instance.pid !== null) this.send(instanceId, 'SHUTDOWN', QUIT);
+    this.host.instances.delete(instanceId);
+    this.attached.delete(instanceId);
+  }
+
+  protected async startInstance(instanceId: string): Promise<InstanceHandle> {
+    const instance = this.attach(instanceId);
+    await this.delay(this.options.operationDelayMs);
+    if (instance.pid === null) this.launch(instance, false);
+    else this.cont(instanceId, instance);
+    return this.handle(instanceId, instance);
+  }
+
+  protected async powerOffInstance(
+    instanceId: string,
+    options: Required<PowerOffOptions>,
+  ): Promise<PowerOffResult> {
+    const instance = this.attach(instanceId);
+    await this.delay(this.options.operationDelayMs);
+    if (instance.pid === null) return { method: 'already-off' };
+    if (options.graceful && instance.runState === 'running') {
+      this.send(instanceId, 'POWERDOWN');
+      if (!this.options.guestIgnoresAcpi) {
+        instance.console += 'STRATUS-POWEROFF\n';
+        this.send(instanceId, 'SHUTDOWN', { guest: true, reason: 'guest-shutdown' });
+        this.off(instance);
+        return { method: 'acpi' };
+      }
+    }
+    this.send(instanceId, 'SHUTDOWN', QUIT);
+    this.off(instance);
+    return { method: 'quit' };
+  }
+
+  protected async rebootInstance(
+    instanceId: string,
+    options: Required<RebootOptions>,
+  ): Promise<RebootResult> {
+    const instance = this.attach(instanceId);
+    await this.delay(this.options.operationDelayMs);
+    if (instance.pid === null) {
+      this.launch(instance, false);
+      return { method: 'boot' };
+    }
+    const wasRunning = instance.runState === 'running';
+    if (!options.hard && wasRunning) {
+      this.send(instanceId, 'POWERDOWN');
+      if (!this.options.guestIgnoresAcpi) {
+        instance.console += 'STRATUS-POWEROFF\n';
+        this.send(instanceId, 'SHUTDOWN', { guest: true, reason: 'guest-shutdown' });
+        this.off(instance);
+        this.launch(instance, false);
+        this.send(instanceId, 'RESET', { reason: 'soft-reboot' });
+        return { method: 'acpi' };
+      }
+    }
+    this.send(instanceId, 'RESET', { guest: false, reason: 'host-qmp-system-reset' });
+    if (wasRunning) this.boot(instance);
+    else this.cont(instanceId, instance);
+    return { method: 'reset' };
+  }
+
+  protected async pauseInstance(instanceId: string): Promise<void> {
+    const instance = this.live(instanceId, 'pause');
+    await this.delay(this.options.operationDelayMs);
+    this.stop(instanceId, instance);
+  }
+
+  protected async unpauseInstance(instanceId: string): Promise<void> {
+    const instance = this.live(instanceId, 'unpause');
+    await this.delay(this.options.operationDelayMs);
+    this.cont(instanceId, instance);
+  }
+
+  protected async suspendInstance(instanceId: string): Promise<void> {
+    const instance = this.live(instanceId, 'suspend');
+    await this.delay(this.options.operationDelayMs);
+    this.stop(instanceId, instance);
+    instance.suspended = true;
+  }
+
+  protected async resumeInstance(instanceId: string): Promise<void> {
+    const instance = this.live(instanceId, 'resume');
+    await this.delay(this.options.operationDelayMs);
+    this.cont(instanceId, instance);
+  }
+
+  protected async instanceStatus(instanceId: string): Promise<InstanceStatus> {
+    const instance = this.get(instanceId);
+    if (instance.pid !== null) this.attached.add(instanceId);
+    return this.statusOf(instance);
+  }
+
+  protected async adoptInstance(instanceId: string): Promise<InstanceHandle> {
+    const instance = this.get(instanceId);
+    if (instance.pid === null) throw new InstanceStateError(instanceId, 'adopt', 'shut off');
+    this.attached.add(instanceId);
+    return this.handle(instanceId, instance);
+  }
+
+  protected async readConsoleLog(instanceId: string, lastLines?: number): Promise<string> {
+    const { console } = this.get(instanceId);
+    const text = console.length > MAX_CONSOLE_BYTES ? console.slice(-MAX_CONSOLE_BYTES) : console;
+    return lastLinesOf(text, lastLines);
+  }
+
+  protected async snapshotInstance(instanceId: string, destPath: string): Promise<SnapshotResult> {
+    const instance = this.attach(instanceId);
+    if (!instance.spec.rootDisk) {
+      throw new InstanceStateError(instanceId, 'snapshot', 'diskless (it has no root disk)');
+    }
+    const frozen = instance.pid !== null && instance.runState === 'running';
+    if (frozen) this.stop(instanceId, instance);
+    try {
+      await this.delay(this.options.operationDelayMs);
+      const body = `fake snapshot of instance ${instanceId}\n`;
+      const temporary = path.join(
+        path.dirname(destPath),
+        `.${path.basename(destPath)}.${randomUUID()}.tmp`,
+      );
+      try {
+        await fs.writeFile(temporary, body);
+        await fs.rename(temporary, destPath);
+      } catch (err) {
+        await fs.rm(temporary, { force: true });
+        throw new HypervisorCommandError(instanceId, 'snapshot', (err as Error).message, {
+          cause: err,
+        });
+      }
+      return { format: 'qcow2', sizeBytes: Buffer.byteLength(body) };
+    } finally {
+      if (frozen && instance.pid !== null) this.cont(instanceId, instance);
+    }
+  }
+
+  // --- the state machine ---
+
+  private launch(instance: FakeInstance, paused: boolean): void {
+    instance.pid = this.host.nextPid++;
+    instance.suspended = false;
+    instance.runState = 'prelaunch';
+    this.attached.add(instance.spec.instanceId);
+    if (!paused) {
+      instance.runState = 'running';
+      this.boot(instance);
+    }
+  }
+
+  /** What the test guest prints on each boot. */
+  private boot(instance: FakeInstance): void {
+    const { name, userData } = instance.spec;
+    instance.console += `[fake] booting ${name}\nSTRATUS-GUEST-BOOT-OK\n`;
+    if (userData === undefined) {
+      instance.console += 'STRATUS-USERDATA-NONE\n';
+    } else {
+      const body = userData === '' || userData.endsWith('\n') ? userData : `${userData}\n`;
+      instance.console += `STRATUS-USERDATA-BEGIN\n${body}STRATUS-USERDATA-END\n`;
+    }
+    instance.console += `STRATUS-BLOCK:${instance.spec.rootDisk ? ' vda' : ''}\n`;
+  }
+
+  private stop(instanceId: string, instance: FakeInstance): void {
+    if (instance.runState === 'running') {
+      instance.runState = 'paused';
+      this.send(instanceId, 'STOP');
+    }
+  }
+
+  private cont(instanceId: string, instance: FakeInstance): void {
+    instance.suspended = false;
+    if (instance.runState === 'running') return;
+    const firstRun = instance.runState === 'prelaunch';
+    instance.runState = 'running';
+    this.send(instanceId, 'RESUME');
+    if (firstRun) this.boot(instance);
+  }
+
+  private off(instance: FakeInstance): void {
+    instance.pid = null;
+    instance.runState = 'prelaunch';
+    instance.suspended = false;
+  }
+
+  private statusOf(instance: FakeInstance): InstanceStatus {
+    if (instance.pid === null) {
+      return { running: false, qmpStatus: null, pid: null, powerState: 'shutdown' };
+    }
+    return {
+      running: true,
+      qmpStatus: instance.runState,
+      pid: instance.pid,
+      powerState: powerStateOf(instance.runState, instance.suspended),
+    };
+  }
+
+  private handle(instanceId: string, instance: FakeInstance): InstanceHandle {
+    return { instanceId, ...this.statusOf(instance) };
+  }
+
+  private get(instanceId: string): FakeInstance {
+    const instance = this.host.instances.get(instanceId);
+    if (!instance) throw new InstanceNotFoundError(instanceId);
+    return instance;
+  }
+
+  /** The instance, now attached when it runs (as the qemu driver attaches on any operation). */
+  private attach(instanceId: string): FakeInstance {
+    const instance = this.get(instanceId);
+    if (instance.pid !== null) this.attached.add(instanceId);
+    return instance;
+  }
+
+  private live(instanceId: string, operation: string): FakeInstance {
+    const instance = this.attach(instanceId);
+    if (instance.pid === null) throw new InstanceStateError(instanceId, operation, 'shut off');
+    return instance;
+  }
+
+  private send(instanceId: string, kind: ComputeEvent['kind'], detail?: object | string): void {
+    if (!this.attached.has(instanceId)) return;
+    const event: ComputeEvent = { instanceId, kind };
+    if (detail !== undefined) {
+      event.detail = typeof detail === 'string' ? detail : JSON.stringify(detail);
+    }
+    this.emit(event);
+  }
+
+  private async delay(ms: number | undefined): Promise<void> {
+    if (ms && ms > 0) await sleep(ms);
+  }
+}
+
+const QUIT = { guest: false, reason: 'host-qmp-quit' };
