@@ -507,6 +507,8 @@ export class QemuComputeDriver extends BaseComputeDriver {
     revert: Reverter,
   ): Promise<Session> {
     const id = stored.instanceId;
+    // A `status` that began attaching before this launch must be done before QEMU starts.
+    await this.attaching.get(id)?.catch(() => null);
     await fs.rm(paths.qmpSocket, { force: true });
     await fs.rm(paths.pidfile, { force: true });
     await fs.rm(paths.suspendedMark, { force: true });
@@ -529,23 +531,38 @@ export class QemuComputeDriver extends BaseComputeDriver {
       const pid = await readPidfile(paths.pidfile);
       if (pid !== null) await this.killUnattached(id, pid, paths);
     });
+    // WARNING: QEMU serves one QMP client at a time. Until this launch has attached, anyone
+    // else asking for the session (a `status` poll) waits for this one instead of connecting.
+    let settle!: (session: Session | null) => void;
+    const launched = new Promise<Session | null>((resolve) => {
+      settle = resolve;
+    });
+    this.attaching.set(id, launched);
     try {
-      await runTool(this.qemuBinary, argv, { timeoutMs: LAUNCH_TIMEOUT_MS });
+      try {
+        await runTool(this.qemuBinary, argv, { timeoutMs: LAUNCH_TIMEOUT_MS });
+      } catch (err) {
+        if (!(err instanceof ToolFailure)) throw err;
+        throw new HypervisorCommandError(id, 'starting qemu', err.stderr, { cause: err });
+      }
+      const pid = await readPidfile(paths.pidfile);
+      if (pid === null) {
+        throw new HypervisorCommandError(
+          id,
+          'starting qemu',
+          `QEMU wrote no pid to ${paths.pidfile}`,
+        );
+      }
+      const session = await this.attach(id, paths, pid);
+      revert.add(() => this.endProcess(session));
+      settle(session);
+      return session;
     } catch (err) {
-      if (!(err instanceof ToolFailure)) throw err;
-      throw new HypervisorCommandError(id, 'starting qemu', err.stderr, { cause: err });
+      settle(null);
+      throw err;
+    } finally {
+      if (this.attaching.get(id) === launched) this.attaching.delete(id);
     }
-    const pid = await readPidfile(paths.pidfile);
-    if (pid === null) {
-      throw new HypervisorCommandError(
-        id,
-        'starting qemu',
-        `QEMU wrote no pid to ${paths.pidfile}`,
-      );
-    }
-    const session = await this.attach(id, paths, pid);
-    revert.add(() => this.endProcess(session));
-    return session;
   }
 
   /** Launches a shut-off instance again from its `instance.json` (power on, soft reboot). */
@@ -613,14 +630,13 @@ export class QemuComputeDriver extends BaseComputeDriver {
   private session(instanceId: string, paths: InstancePaths): Promise<Session | null> {
     const current = this.sessions.get(instanceId);
     if (current && !current.detached) return Promise.resolve(current);
-    let pending = this.attaching.get(instanceId);
-    if (!pending) {
-      pending = this.attachIfRunning(instanceId, paths).finally(() =>
-        this.attaching.delete(instanceId),
-      );
-      this.attaching.set(instanceId, pending);
-    }
-    return pending;
+    const pending = this.attaching.get(instanceId);
+    if (pending) return pending;
+    const attempt: Promise<Session | null> = this.attachIfRunning(instanceId, paths).finally(() => {
+      if (this.attaching.get(instanceId) === attempt) this.attaching.delete(instanceId);
+    });
+    this.attaching.set(instanceId, attempt);
+    return attempt;
   }
 
   private async attachIfRunning(instanceId: string, paths: InstancePaths): Promise<Session | null> {

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { QmpClient, type QmpEvent } from '../../drivers/compute/qmp/client';
 import {
   QmpBusyError,
@@ -337,9 +337,7 @@ describe('QmpClient events', () => {
   it('keeps delivering when a listener throws (reported as a process warning)', async () => {
     const { socketPath, peers } = await fakeQmp();
     const client = await connect(socketPath);
-    const warnings: Error[] = [];
-    const onWarning = (w: Error) => warnings.push(w);
-    process.on('warning', onWarning);
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
     try {
       const seen: string[] = [];
       client.onEvent(() => {
@@ -349,10 +347,13 @@ describe('QmpClient events', () => {
       peers[0].send(event('RESET'));
       await new Promise((resolve) => setTimeout(resolve, 30));
       expect(seen).toEqual(['RESET']);
-      expect(warnings.map((w) => w.message)).toContain('listener bug');
+      expect(warn).toHaveBeenCalledWith(
+        expect.objectContaining({ message: 'listener bug' }),
+        'QmpListenerError',
+      );
       await expect(client.execute('query-status')).resolves.toEqual({});
     } finally {
-      process.off('warning', onWarning);
+      warn.mockRestore();
     }
   });
 });
