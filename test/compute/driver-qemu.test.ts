@@ -116,8 +116,13 @@ describe.skipIf(skip)(title, () => {
     const handle = await driver.spawn(s);
     expect(handle).toMatchObject({ running: true, qmpStatus: 'running', powerState: 'running' });
 
-    // The guest booted and read its user data from fw_cfg.
-    const log = await bootLines(id, 1);
+    // The guest booted and read its user data from fw_cfg (waiting for the whole block: the
+    // console is read while the guest is still writing it).
+    await bootLines(id, 1);
+    const log = await until(async () => {
+      const text = await driver.consoleLog(id);
+      return text.includes('STRATUS-USERDATA-END') ? text : undefined;
+    }, 'the end of the user data');
     expect(log).toMatch(
       /STRATUS-USERDATA-BEGIN\r?\n#cloud-config\r?\nhostname: qemu-test\r?\nSTRATUS-USERDATA-END/,
     );
