@@ -1,4 +1,5 @@
-import { DriverConfigError, UnknownDriverError } from '../errors';
+import { boolean, type ConfigRule, checkConfig, nonEmptyString } from '../config-rules';
+import { UnknownDriverError } from '../errors';
 import { FakeComputeDriver, type FakeComputeOptions } from './fake';
 import { QemuComputeDriver, type QemuConfig } from './qemu';
 import type { ComputeDriver } from './types';
@@ -27,24 +28,12 @@ export const COMPUTE_DRIVERS = {
 
 export type ComputeDriverName = keyof typeof COMPUTE_DRIVERS;
 
-/** One config key: whether it must be present, and why a value is refused (null: accepted). */
-interface ConfigRule {
-  required: boolean;
-  check(value: unknown): string | null;
-}
-
-const nonEmptyString: ConfigRule['check'] = (value) =>
-  typeof value === 'string' && value.trim() !== '' ? null : 'must be a non-empty string';
-
 function oneOf(...allowed: string[]): ConfigRule['check'] {
   return (value) =>
     typeof value === 'string' && allowed.includes(value)
       ? null
       : `must be one of ${allowed.map((a) => `"${a}"`).join(', ')}, got ${JSON.stringify(value)}`;
 }
-
-const boolean: ConfigRule['check'] = (value) =>
-  typeof value === 'boolean' ? null : `must be true or false, got ${JSON.stringify(value)}`;
 
 const milliseconds: ConfigRule['check'] = (value) =>
   typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 3_600_000
@@ -85,30 +74,7 @@ export function validateComputeConfig(name: string, config: unknown): unknown {
   if (!isDriverName(name)) {
     throw new UnknownDriverError('compute', name, Object.keys(COMPUTE_DRIVERS));
   }
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
-    throw new DriverConfigError(name, null, 'must be an object');
-  }
-  const rules: Record<string, ConfigRule> = CONFIG_RULES[name];
-  const checked: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(config)) {
-    if (key.startsWith('user.')) continue;
-    const rule = Object.hasOwn(rules, key) ? rules[key] : undefined;
-    if (!rule) {
-      throw new DriverConfigError(
-        name,
-        key,
-        `is not a known key (known: ${Object.keys(rules).join(', ')})`,
-      );
-    }
-    if (value === undefined) continue;
-    const problem = rule.check(value);
-    if (problem) throw new DriverConfigError(name, key, problem);
-    checked[key] = value;
-  }
-  for (const [key, rule] of Object.entries(rules)) {
-    if (rule.required && !(key in checked)) throw new DriverConfigError(name, key, 'is required');
-  }
-  return checked;
+  return checkConfig(name, config, CONFIG_RULES[name]);
 }
 
 /**

@@ -1,4 +1,5 @@
-import { DriverConfigError, UnknownDriverError } from '../errors';
+import { boolean, type ConfigRule, checkConfig, nonEmptyString } from '../config-rules';
+import { UnknownDriverError } from '../errors';
 import { type FilesystemConfig, FilesystemObjectStore } from './filesystem';
 import { type S3Config, S3ObjectStore } from './s3';
 import type { ObjectStore } from './types';
@@ -16,15 +17,6 @@ export const OBJECT_STORES = {
 
 export type ObjectStoreName = keyof typeof OBJECT_STORES;
 
-/** One config key: whether it must be present, and why a value is refused (null: accepted). */
-interface ConfigRule {
-  required: boolean;
-  check(value: unknown): string | null;
-}
-
-const nonEmptyString: ConfigRule['check'] = (value) =>
-  typeof value === 'string' && value.trim() !== '' ? null : 'must be a non-empty string';
-
 function matching(pattern: RegExp, what: string): ConfigRule['check'] {
   return (value) => {
     if (typeof value !== 'string') return 'must be a string';
@@ -40,9 +32,6 @@ const httpUrl: ConfigRule['check'] = (value) => {
   } catch {}
   return `must be an http(s) URL, got ${JSON.stringify(value)}`;
 };
-
-const boolean: ConfigRule['check'] = (value) =>
-  typeof value === 'boolean' ? null : `must be true or false, got ${JSON.stringify(value)}`;
 
 /**
  * Config rules per implementation (Incus style: unknown keys fail, except free-form `user.*`
@@ -82,30 +71,7 @@ export function validateObjectStoreConfig<N extends ObjectStoreName>(
 export function validateObjectStoreConfig(name: string, config: unknown): unknown;
 export function validateObjectStoreConfig(name: string, config: unknown): unknown {
   if (!isStoreName(name)) throw new UnknownDriverError('objects', name, Object.keys(OBJECT_STORES));
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
-    throw new DriverConfigError(name, null, 'must be an object');
-  }
-  const rules: Record<string, ConfigRule> = CONFIG_RULES[name];
-  const checked: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(config)) {
-    if (key.startsWith('user.')) continue;
-    const rule = rules[key];
-    if (!rule) {
-      throw new DriverConfigError(
-        name,
-        key,
-        `is not a known key (known: ${Object.keys(rules).join(', ')})`,
-      );
-    }
-    if (value === undefined) continue;
-    const problem = rule.check(value);
-    if (problem) throw new DriverConfigError(name, key, problem);
-    checked[key] = value;
-  }
-  for (const [key, rule] of Object.entries(rules)) {
-    if (rule.required && !(key in checked)) throw new DriverConfigError(name, key, 'is required');
-  }
-  return checked;
+  return checkConfig(name, config, CONFIG_RULES[name]);
 }
 
 /**
