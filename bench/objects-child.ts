@@ -6,23 +6,33 @@
  *   OBJECTS_CPU_PROF set, `profile-start` / `profile-stop` messages record a V8 CPU profile
  *   of a phase (node:inspector) into that folder.
  * - `s3rver`: s3rver (test/support/s3rver.ts) on loopback, one bucket.
+ * - `bare`: a reference, not Stratus: a plain node:http server that stores PUT bodies the way the
+ *   filesystem driver's data path does (MD5 while streaming, FileHandle.writev per chunk, fsync,
+ *   rename into place) and serves GETs from a FileHandle read stream, with no express, token,
+ *   database, metadata file or directory fsync. It shows what Node alone reaches on this machine.
  * - `load`: one autocannon run (`ObjectLoadJob`) of object PUTs or GETs, then exit.
  *
  * Each answers its first message with a `ChildReady` (or `ObjectLoadResult`) and stops on `stop`.
  */
+import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import http from 'node:http';
 import inspector from 'node:inspector';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import autocannon from 'autocannon';
-import type { RunningStratus } from '../server/app';
-import { startStratus } from '../server/app';
+import { Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { ObjectsConfig } from '../server/config';
-import { startS3rver } from '../test/support/s3rver';
-import { benchConfig } from './support';
 
 export interface StratusJob {
   databaseUrl: string;
   objects: ObjectsConfig;
+}
+
+export interface BareJob {
+  /** Folder for the objects (and their temp files). */
+  root: string;
 }
 
 export interface ChildReady {
@@ -33,6 +43,7 @@ export interface ChildReady {
 
 export type ChildCommand =
   | { type: 'stop' }
+  | { type: 'memory' }
   | { type: 'profile-start' }
   | { type: 'profile-stop'; name: string };
 
@@ -76,6 +87,10 @@ function onCommands(stop: () => Promise<void>): void {
         await stop();
         process.exit(0);
       }
+      if (command.type === 'memory') {
+        process.send?.({ type: 'memory', usage: process.memoryUsage() });
+        return;
+      }
       const dir = process.env.OBJECTS_CPU_PROF;
       if (!dir) return;
       if (command.type === 'profile-start') {
@@ -99,16 +114,19 @@ function onCommands(stop: () => Promise<void>): void {
   });
 }
 
+// Each role imports what it needs when it starts, so the `bare` reference carries none of
+// Stratus's modules in its RSS.
 async function runStratus(job: StratusJob): Promise<void> {
-  const stratus: RunningStratus = await startStratus(
-    benchConfig(job.databaseUrl, { objects: job.objects }),
-  );
+  const { startStratus } = await import('../server/app');
+  const { benchConfig } = await import('./support');
+  const stratus = await startStratus(benchConfig(job.databaseUrl, { objects: job.objects }));
   onCommands(() => stratus.stop());
   const ready: ChildReady = { url: stratus.url };
   process.send?.(ready);
 }
 
 async function runS3rver(): Promise<void> {
+  const { startS3rver } = await import('../test/support/s3rver');
   const s3 = await startS3rver();
   onCommands(() => s3.stop());
   const ready: ChildReady = { url: s3.endpoint, s3: { ...s3.config } };
@@ -116,13 +134,12 @@ async function runS3rver(): Promise<void> {
 }
 
 async function runLoad(job: ObjectLoadJob): Promise<void> {
+  const { default: autocannon } = await import('autocannon');
   let next = 0;
   const body = job.bodyBase64 ? Buffer.from(job.bodyBase64, 'base64') : undefined;
   const headers: Record<string, string> = { 'x-auth-token': job.token };
-  if (body) {
-    headers['content-type'] = 'application/octet-stream';
-    headers['content-length'] = String(body.length);
-  }
+  // autocannon adds Content-Length itself (a second one would make the request malformed).
+  if (body) headers['content-type'] = 'application/octet-stream';
   const result = await autocannon({
     url: job.origin,
     connections: job.connections,
@@ -164,15 +181,88 @@ async function runLoad(job: ObjectLoadJob): Promise<void> {
   process.send?.(out, () => process.exit(0));
 }
 
-process.once('message', (job: StratusJob | ObjectLoadJob | { type: 'start' }) => {
+async function runBare(job: BareJob): Promise<void> {
+  const file = (url: string) =>
+    path.join(job.root, encodeURIComponent(url.split('?')[0].replace(/^\/v1\//, '')));
+  const server = http.createServer((req, res) => {
+    const target = file(req.url ?? '/');
+    const handle = async () => {
+      if (req.method === 'PUT') {
+        const tmp = path.join(job.root, `.tmp-${randomUUID()}`);
+        const out = await fsp.open(tmp, 'wx', 0o600);
+        const hash = createHash('md5');
+        try {
+          await pipeline(
+            req,
+            new Transform({
+              transform(chunk: Buffer, _encoding, done) {
+                hash.update(chunk);
+                done(null, chunk);
+              },
+            }),
+            new Writable({
+              write(chunk: Buffer, _encoding, done) {
+                out.writev([chunk]).then(() => done(), done);
+              },
+              final(done) {
+                out.sync().then(() => done(), done);
+              },
+            }),
+          );
+        } finally {
+          await out.close();
+        }
+        await fsp.rename(tmp, target);
+        res.writeHead(201, { etag: `"${hash.digest('hex')}"` }).end();
+      } else if (req.method === 'GET') {
+        let input: fsp.FileHandle;
+        try {
+          input = await fsp.open(target, 'r');
+        } catch {
+          res.writeHead(404).end();
+          return;
+        }
+        const { size } = await input.stat();
+        res.writeHead(200, {
+          'content-length': size,
+          'content-type': 'application/octet-stream',
+        });
+        await pipeline(input.createReadStream(), res);
+      } else if (req.method === 'DELETE') {
+        await fsp.rm(target, { force: true });
+        res.writeHead(204).end();
+      } else {
+        res.writeHead(405).end();
+      }
+    };
+    handle().catch(() => {
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server.keepAliveTimeout = 30_000;
+  onCommands(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  const ready: ChildReady = {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+  };
+  process.send?.(ready);
+}
+
+process.once('message', (job: StratusJob | ObjectLoadJob | BareJob | { type: 'start' }) => {
   const run =
     role === 'stratus'
       ? runStratus(job as StratusJob)
       : role === 's3rver'
         ? runS3rver()
-        : role === 'load'
-          ? runLoad(job as ObjectLoadJob)
-          : Promise.reject(new Error(`OBJECTS_CHILD_ROLE must be stratus, s3rver or load`));
+        : role === 'bare'
+          ? runBare(job as BareJob)
+          : role === 'load'
+            ? runLoad(job as ObjectLoadJob)
+            : Promise.reject(new Error('OBJECTS_CHILD_ROLE must be stratus, s3rver, bare or load'));
   run.catch((error) => {
     console.error(error);
     process.exit(1);
