@@ -1,10 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ComputeDriver,
@@ -18,6 +16,7 @@ import {
   InvalidInstanceSpecError,
   QemuComputeDriver,
 } from '../../drivers/compute/index';
+import { BUILD_GUEST, GUEST_DIR, qemuSkipReason } from '../support/host-tools';
 
 /**
  * One conformance suite over every compute driver: the fake must answer like qemu (same
@@ -25,25 +24,7 @@ import {
  * The qemu run boots the test guest (scripts/build-test-guest) under TCG.
  */
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const BUILD_GUEST = path.join(REPO, 'scripts/build-test-guest');
-const GUEST_DIR = path.join(os.tmpdir(), 'stratus-test-guest');
-
-function runs(binary: string): boolean {
-  try {
-    execFileSync(binary, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const qemuMissing = !runs('qemu-system-x86_64') || !runs('qemu-img');
-const guestMissing = !existsSync(BUILD_GUEST);
-const skipQemu = (qemuMissing || guestMissing) && process.env.CI !== 'true';
-const qemuSkipReason = qemuMissing
-  ? 'qemu-system-x86_64 or qemu-img is missing; scripts/install-deps installs them'
-  : 'scripts/build-test-guest is missing';
+const qemuSkip = qemuSkipReason();
 
 /** What a conformance run needs from a driver's world. */
 interface World {
@@ -380,4 +361,4 @@ function describeComputeDriver(name: string, makeWorld: () => Promise<World>, sk
 }
 
 describeComputeDriver('fake', fakeWorld, null);
-describeComputeDriver('qemu', qemuWorld, skipQemu ? qemuSkipReason : null);
+describeComputeDriver('qemu', qemuWorld, qemuSkip);

@@ -4,7 +4,6 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ComputeDriver,
@@ -14,6 +13,7 @@ import {
   InvalidInstanceSpecError,
   loadComputeDriver,
 } from '../../drivers/compute/index';
+import { BUILD_GUEST, GUEST_DIR, qemuSkipReason } from '../support/host-tools';
 
 /**
  * The qemu compute driver with real QEMU (TCG) booting the test guest of
@@ -21,27 +21,11 @@ import {
  * read from fw_cfg between STRATUS-USERDATA-BEGIN/END, and powers off on the ACPI button.
  */
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const BUILD_GUEST = path.join(REPO, 'scripts/build-test-guest');
-const GUEST_DIR = path.join(os.tmpdir(), 'stratus-test-guest');
-
-function runs(binary: string): boolean {
-  try {
-    execFileSync(binary, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const qemuMissing = !runs('qemu-system-x86_64') || !runs('qemu-img');
-const guestMissing = !existsSync(BUILD_GUEST);
-const skip = (qemuMissing || guestMissing) && process.env.CI !== 'true';
-const title = !skip
-  ? 'qemu compute driver with real VMs'
-  : qemuMissing
-    ? 'qemu compute driver with real VMs (skipped: qemu-system-x86_64 or qemu-img is missing; scripts/install-deps installs them)'
-    : 'qemu compute driver with real VMs (skipped: scripts/build-test-guest is missing)';
+const skipReason = qemuSkipReason();
+const skip = skipReason !== null;
+const title = skip
+  ? `qemu compute driver with real VMs (skipped: ${skipReason})`
+  : 'qemu compute driver with real VMs';
 
 const BOOT = 'STRATUS-GUEST-BOOT-OK';
 
