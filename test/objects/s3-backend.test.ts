@@ -79,4 +79,23 @@ describe('Stratus on the s3 object driver (s3rver)', () => {
     );
     expect(keys.sort()).toEqual(referenced.filter((k): k is string => !!k).sort());
   });
+
+  it('keeps images working: an image uploaded to the s3 driver downloads with the same checksum', async () => {
+    const created = await s.ok(
+      `mutation { createImage(input: { name: "on-s3", diskFormat: raw }) { ... on CreateImageSuccess { image { id uploadUrl fileUrl } } ... on Error { message } } }`,
+      {},
+      token,
+    );
+    const image = created.createImage.image;
+    const body = randomBody(300_000);
+    expect((await upload(image.uploadUrl, token, body)).status).toBe(204);
+    const state = await s.ok(
+      `query($id: ID!) { node(id: $id) { ... on Image { status checksum } } }`,
+      { id: image.id },
+      token,
+    );
+    expect(state.node).toEqual({ status: 'active', checksum: md5(body) });
+    const got = await objectRequest(image.fileUrl, token);
+    expect(md5(Buffer.from(await got.arrayBuffer()))).toBe(md5(body));
+  });
 });
