@@ -1,7 +1,9 @@
 import type { Server } from 'node:http';
 import {
   type DocumentNode,
+  GraphQLError,
   type GraphQLSchema,
+  parse,
   specifiedRules,
   type ValidationRule,
   validate,
@@ -18,6 +20,8 @@ import type { Metrics } from './metrics';
 /** Close code for a connection whose token was revoked or expired (4401 is graphql-ws's Unauthorized). */
 export const TOKEN_INVALID_CLOSE = CloseCode.Unauthorized;
 const SWEEP_MS = 500;
+/** The parser's token cap, as Apollo's parseOptions on HTTP. */
+const MAX_TOKENS = 10_000;
 
 type Extra = {
   socket: WebSocket;
@@ -98,9 +102,34 @@ export function attachWebSocket(
         live.delete(ctx.extra.socket);
         metrics.sockets.dec();
       },
-      // The same depth, cost and alias limits as over HTTP.
-      validate: (s: GraphQLSchema, document: DocumentNode) =>
-        validate(s, document, [...specifiedRules, ...validationRules]),
+      // Parsed here rather than by graphql-ws, to cap tokens like the HTTP path does; then the
+      // same depth, cost and alias limits as over HTTP.
+      onSubscribe: (ctx, _id, payload) => {
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query, { maxTokens: MAX_TOKENS });
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          return [new GraphQLError(message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+        }
+        const errors = validate(schema, document, [...specifiedRules, ...validationRules]);
+        if (errors.length > 0) {
+          return errors.map(
+            (e) =>
+              new GraphQLError(e.message, {
+                nodes: e.nodes,
+                extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+              }),
+          );
+        }
+        return {
+          schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue: ctx.extra.service,
+        };
+      },
     },
     wss,
   );

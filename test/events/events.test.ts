@@ -92,6 +92,19 @@ describe('events', () => {
     theirs.close();
   });
 
+  it('a subscription document over the parser token cap is refused, as over HTTP', async () => {
+    const huge = `subscription { events { ${'kind '.repeat(10_001)}} }`;
+    const sub = a.subscribe(huge, {}, a.adminToken);
+    expect(await failure(sub)).toContain('10000 tokens');
+  });
+
+  it('an unknown field in a subscription is a validation error naming it', async () => {
+    const sub = a.subscribe(`subscription { events { nope } }`, {}, a.adminToken);
+    const failed = await failure(sub);
+    expect(failed).toContain('GRAPHQL_VALIDATION_FAILED');
+    expect(failed).toContain('nope');
+  });
+
   it('a malformed cursor is refused naming it', async () => {
     const sub = a.subscribe(IDENTITY, { after: 'yesterday' }, a.adminToken);
     expect(await failure(sub)).toContain('after must be an event cursor');
