@@ -11,17 +11,17 @@ import { fileURLToPath } from 'node:url';
 import { type RunningStratus, startStratus } from '../server/app';
 import { loadConfig, type StratusConfig } from '../server/config';
 import { startEmbeddedPostgres } from '../server/embedded-postgres';
+import {
+  type GqlResult,
+  type Json,
+  postGraphQL,
+  postGraphQLOk,
+} from '../test/support/graphql-client';
 
 export const ADMIN_PASSWORD = 'bench-password-1';
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 
-// biome-ignore lint/suspicious/noExplicitAny: GraphQL results are read field by field.
-export type Json = any;
-
-export interface GqlResult {
-  data?: Json;
-  errors?: Array<{ message: string; extensions?: Record<string, Json> }>;
-}
+export type { GqlResult, Json };
 
 export interface BenchDatabase {
   url: string;
@@ -86,22 +86,8 @@ export interface BenchStratus {
   stop(): Promise<void>;
 }
 
-export async function gql(
-  graphqlUrl: string,
-  query: string,
-  variables?: Record<string, unknown>,
-  token?: string | null,
-): Promise<GqlResult> {
-  const res = await fetch(graphqlUrl, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await res.json()) as GqlResult;
-}
+/** Kept under its old name for the benchmark scripts. */
+export const gql = postGraphQL;
 
 export const LOGIN_MUTATION = `mutation($input: LoginInput!) { login(input: $input) { __typename ... on LoginSuccess { data { token } } ... on Error { message } } }`;
 
@@ -112,12 +98,9 @@ export async function startBenchStratus(
   const stratus = await startStratus(benchConfig(databaseUrl, overrides));
   const graphqlUrl = `${stratus.url}/graphql`;
   const run = (q: string, v?: Record<string, unknown>, t?: string | null) =>
-    gql(graphqlUrl, q, v, t);
-  const ok = async (q: string, v?: Record<string, unknown>, t?: string | null) => {
-    const result = await run(q, v, t);
-    if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
-    return result.data;
-  };
+    postGraphQL(graphqlUrl, q, v, t);
+  const ok = (q: string, v?: Record<string, unknown>, t?: string | null) =>
+    postGraphQLOk(graphqlUrl, q, v, t);
   return {
     stratus,
     url: stratus.url,

@@ -10,20 +10,11 @@ import WebSocket from 'ws';
 import { type RunningStratus, startStratus } from '../../server/app';
 import { loadConfig, type StratusConfig } from '../../server/config';
 import { ensureDatabase } from '../../server/embedded-postgres';
+import { type GqlResult, type Json, postGraphQL, postGraphQLOk } from './graphql-client';
 
 export const ADMIN_PASSWORD = 'admin-password-1';
 
-// biome-ignore lint/suspicious/noExplicitAny: GraphQL results are checked field by field in tests.
-export type Json = any;
-
-export interface GqlResult {
-  data?: Json;
-  errors?: Array<{
-    message: string;
-    path?: Array<string | number>;
-    extensions?: Record<string, Json>;
-  }>;
-}
+export type { GqlResult, Json };
 
 export interface TestStratus {
   url: string;
@@ -117,22 +108,10 @@ export async function startTestStratus(
   const wsUrl = `${url.replace(/^http/, 'ws')}/graphql`;
   const clients = new Set<Client>();
 
-  const gql = async (query: string, variables?: Record<string, unknown>, token?: string | null) => {
-    const res = await fetch(`${url}/graphql`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      body: JSON.stringify({ query, variables }),
-    });
-    return (await res.json()) as GqlResult;
-  };
-  const ok = async (query: string, variables?: Record<string, unknown>, token?: string | null) => {
-    const result = await gql(query, variables, token);
-    if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
-    return result.data;
-  };
+  const gql = (query: string, variables?: Record<string, unknown>, token?: string | null) =>
+    postGraphQL(`${url}/graphql`, query, variables, token);
+  const ok = (query: string, variables?: Record<string, unknown>, token?: string | null) =>
+    postGraphQLOk(`${url}/graphql`, query, variables, token);
   const login = async (userName: string, password: string, scope?: Record<string, unknown>) => {
     const data = await ok(
       `mutation($input: LoginInput!) { login(input: $input) { __typename ... on LoginSuccess { data { token } } ... on Error { message } } }`,
