@@ -7,3 +7,4 @@ export * from './images';
 export * from './objects';
 export * from './operations';
 export * from './quotas';
+export * from './servers';

@@ -65,6 +65,16 @@ export const POLICY = {
   'compute:list_flavors': 'authenticated',
   'compute:manage_flavors': 'admin',
   'compute:manage_keypairs': 'authenticated',
+  // servers: readers look, members act, in their own project; host-level detail is for admins
+  'compute:list_servers': 'reader',
+  'compute:create_server': 'member',
+  'compute:server_action': 'member',
+  'compute:delete_server': 'member',
+  'compute:console_output': 'member',
+  'compute:get_host_details': 'admin',
+  'compute:list_hypervisors': 'admin',
+  'compute:list_server_groups': 'reader',
+  'compute:manage_server_groups': 'member',
   // images (Glance): anyone may list what is visible; members create and change their own
   'images:list': 'authenticated',
   'images:create': 'member',

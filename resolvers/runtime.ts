@@ -4,6 +4,7 @@ import type { Database, Tx } from '../db/connection';
 import type { ObjectStore } from '../drivers/objects/types';
 import type { StratusConfig } from '../server/config';
 import type { Logger } from '../server/logger';
+import type { ComputeAgent } from './compute/compute-agent';
 import type { StratusEvent } from './events';
 import type { AuthContext } from './identity/auth-context';
 import type { RevocationCache } from './identity/revocation-cache';
@@ -26,6 +27,10 @@ export interface Runtime {
   tempUrlSecret: string;
   /** Where object and image bytes live (drivers/objects). */
   objectStore: ObjectStore;
+  /** This process's compute host (driver, image cache, reconciler), or null without one. */
+  compute: ComputeAgent | null;
+  /** Why compute is unavailable here, when `compute` is null. */
+  computeUnavailable: string | null;
   /** Driver kinds and the implementation configured for each, for the catalog. */
   drivers: DriverStatus[];
 }

@@ -11,6 +11,7 @@ import './events';
 import './objects';
 import './compute';
 import './images';
+import './servers';
 
 /** The whole Stratus schema, assembled from one file per domain. */
 export const schema = lexicographicSortSchema(builder.toSchema());

@@ -25,6 +25,8 @@ import { expireObjects } from '../resolvers/objects/objects';
 import type { Runtime, ServiceContext } from '../resolvers/runtime';
 import { schema } from '../schema/index';
 import { startWorker } from '../workers/runner';
+import { serverJobs } from '../workers/tasks/servers';
+import { loadCompute } from './compute';
 import type { StratusConfig } from './config';
 import { authenticate, serviceContext } from './context';
 import { driverStatuses } from './drivers';
@@ -101,15 +103,9 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
         (err?: Error) => (err ? reject(err) : resolve(limiter)),
       );
     });
-    const worker = await startWorker({
-      pool: conn.pool,
-      db: conn.db,
-      logger,
-      concurrency: config.workerConcurrency,
-      enableTestJobs: config.enableTestJobs,
-    });
-    stops.push(() => worker.runner.stop());
-
+    const compute = await loadCompute(config.compute, conn.db, objectStore, logger);
+    if (compute.agent) stops.push(() => compute.agent!.stop());
+    const jobKinds = new Set<string>();
     const runtime: Runtime = {
       config,
       db: conn.db,
@@ -118,12 +114,26 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
       tokens,
       revocations,
       loginLimiter,
-      jobKinds: worker.kinds,
-      drivers: driverStatuses(objectStore),
+      jobKinds,
+      drivers: driverStatuses(objectStore, compute),
       objectStore,
       tempUrlSecret: secret,
       events: { stream: (options) => eventStream(bus, options) },
+      compute: compute.agent,
+      computeUnavailable: compute.unavailable,
     };
+    // The worker starts after the agent reconciled, so no job runs against stale state.
+    const worker = await startWorker({
+      pool: conn.pool,
+      db: conn.db,
+      logger,
+      concurrency: config.workerConcurrency,
+      enableTestJobs: config.enableTestJobs,
+      serverJobs: compute.agent ? serverJobs(runtime, compute.agent) : null,
+    });
+    stops.push(() => worker.runner.stop());
+    for (const kind of worker.kinds) jobKinds.add(kind);
+
     // Housekeeping once at start (a crash may have left orphans) and then every minute.
     const housekeeping = () => {
       void pruneRevocations(conn.db).catch(() => {});
@@ -132,6 +142,9 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
         logger.warn({ err }, 'reaping orphan blobs failed'),
       );
       void expireObjects(runtime).catch((err) => logger.warn({ err }, 'expiring objects failed'));
+      void compute.agent?.imageCache
+        .prune(conn.db)
+        .catch((err) => logger.warn({ err }, 'pruning the image cache failed'));
     };
     housekeeping();
     const pruner = setInterval(housekeeping, 60_000);

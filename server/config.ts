@@ -1,3 +1,4 @@
+import os from 'node:os';
 /** Stratus configuration, read once from the environment. Every knob has a default that works on a laptop. */
 export interface SecurityConfig {
   /** Keystone's security_compliance options. */
@@ -26,6 +27,22 @@ export interface ObjectsConfig {
   maxObjectBytes: number;
 }
 
+export interface ComputeConfig {
+  /** `qemu`, `fake` (a test double: never for real use), or `none` for an API-only process. */
+  driver: string;
+  /** Driver configuration, checked strictly by the driver. */
+  driverConfig: Record<string, unknown>;
+  /** This host's name in the scheduler and the hypervisors API. */
+  hostname: string;
+  availabilityZone: string;
+  /** Where base images are cached on this host (Nova's `_base`). */
+  imageCacheDir: string;
+  /** Nova's cpu/ram/disk_allocation_ratio: how far the scheduler may overcommit. */
+  allocationRatios: { cpu: number; ram: number; disk: number };
+  /** How long a guest gets to power off on stop or soft reboot (Nova's shutdown_timeout). */
+  shutdownTimeoutMs: number;
+}
+
 export interface StratusConfig {
   host: string;
   port: number;
@@ -50,6 +67,7 @@ export interface StratusConfig {
   /** Largest image upload (Glance's image_size_cap). */
   imageMaxBytes: number;
   qemuImgBinary: string;
+  compute: ComputeConfig;
 }
 
 /** Default per-project limits; -1 means unlimited, as in Nova and Cinder. */
@@ -115,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StratusConfig 
     objects: objectsConfig(env),
     imageMaxBytes: int(env, 'STRATUS_IMAGE_MAX_BYTES', 20 * 1024 ** 3),
     qemuImgBinary: env.STRATUS_QEMU_IMG ?? 'qemu-img',
+    compute: computeConfig(env),
   };
 }
 
@@ -136,4 +155,43 @@ function objectsConfig(env: NodeJS.ProcessEnv): ObjectsConfig {
   }
   const root = env.STRATUS_OBJECTS_ROOT ?? `${env.STRATUS_DATA_DIR ?? './data'}/objects`;
   return { driver, driverConfig: { root }, maxObjectBytes };
+}
+
+function ratio(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new Error(`${name} must be a positive number, got "${raw}"`);
+  }
+  return value;
+}
+
+/**
+ * STRATUS_COMPUTE_DRIVER picks the driver (default qemu). The accelerator defaults to tcg:
+ * on the machines DESIGN.md describes KVM guests stall at boot; set kvm or auto elsewhere.
+ */
+function computeConfig(env: NodeJS.ProcessEnv): ComputeConfig {
+  const dataDir = env.STRATUS_DATA_DIR ?? './data';
+  const stateDir = env.STRATUS_COMPUTE_STATE_DIR ?? `${dataDir}/compute`;
+  const driver = env.STRATUS_COMPUTE_DRIVER ?? 'qemu';
+  const driverConfig: Record<string, unknown> =
+    driver === 'qemu'
+      ? { stateDir, accelerator: env.STRATUS_COMPUTE_ACCELERATOR ?? 'tcg' }
+      : driver === 'fake'
+        ? { spawnDelayMs: int(env, 'STRATUS_FAKE_SPAWN_DELAY_MS', 0) }
+        : {};
+  return {
+    driver,
+    driverConfig,
+    hostname: env.STRATUS_COMPUTE_HOST ?? os.hostname(),
+    availabilityZone: env.STRATUS_COMPUTE_AVAILABILITY_ZONE ?? 'nova',
+    imageCacheDir: `${stateDir}/_base`,
+    allocationRatios: {
+      cpu: ratio(env, 'STRATUS_CPU_ALLOCATION_RATIO', 4),
+      ram: ratio(env, 'STRATUS_RAM_ALLOCATION_RATIO', 1),
+      disk: ratio(env, 'STRATUS_DISK_ALLOCATION_RATIO', 1),
+    },
+    shutdownTimeoutMs: int(env, 'STRATUS_SHUTDOWN_TIMEOUT_MS', 60_000),
+  };
 }

@@ -1,11 +1,12 @@
 import type { ObjectStore } from '../drivers/objects/types';
 import type { DriverStatus } from '../resolvers/runtime';
+import type { LoadedCompute } from './compute';
 
 /** Driver kinds of DESIGN.md not built yet: the catalog says so plainly rather than pretending. */
-const NOT_BUILT = ['compute', 'network', 'volume', 'baremetal', 'database'];
+const NOT_BUILT = ['network', 'volume', 'baremetal', 'database'];
 
-/** What the catalog reports for each driver kind. The object store was probed when it loaded. */
-export function driverStatuses(objectStore: ObjectStore): DriverStatus[] {
+/** What the catalog reports for each driver kind. Loaded drivers were probed when they loaded. */
+export function driverStatuses(objectStore: ObjectStore, compute: LoadedCompute): DriverStatus[] {
   return [
     {
       kind: 'objects',
@@ -13,6 +14,19 @@ export function driverStatuses(objectStore: ObjectStore): DriverStatus[] {
       healthy: true,
       detail: 'probed at start',
     },
+    compute.agent
+      ? {
+          kind: 'compute',
+          implementation: compute.agent.driver.info().name,
+          healthy: true,
+          detail: `probed at start; host ${compute.agent.hostname}`,
+        }
+      : {
+          kind: 'compute',
+          implementation: null,
+          healthy: false,
+          detail: compute.unavailable ?? '',
+        },
     ...NOT_BUILT.map((kind) => ({
       kind,
       implementation: null,

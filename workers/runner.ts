@@ -1,8 +1,12 @@
 import { Logger as GraphileLogger, type Runner, run, type TaskList } from 'graphile-worker';
 import type pg from 'pg';
 import type { Database } from '../db/connection';
+import { actionJob, DELETE_JOB } from '../resolvers/compute/server-actions';
+import { ACTION_RULES, type SlowAction } from '../resolvers/compute/server-states';
+import { BUILD_JOB } from '../resolvers/compute/servers';
 import { finishOperation, TEST_JOB_KIND } from '../resolvers/operations';
 import type { Logger } from '../server/logger';
+import type { ServerJobs } from './tasks/servers';
 import { runTestStages } from './tasks/test-stages';
 
 export interface WorkerOptions {
@@ -11,6 +15,8 @@ export interface WorkerOptions {
   logger: Logger;
   concurrency: number;
   enableTestJobs: boolean;
+  /** Server jobs, when this process runs a compute host. */
+  serverJobs: ServerJobs | null;
 }
 
 /** Job kinds the worker runs, each wrapped so an unexpected throw fails its operation visibly. */
@@ -31,6 +37,14 @@ function taskList(opts: WorkerOptions): TaskList {
       }
     };
   if (opts.enableTestJobs) tasks[TEST_JOB_KIND] = operationTask((id) => runTestStages(opts.db, id));
+  const jobs = opts.serverJobs;
+  if (jobs) {
+    tasks[BUILD_JOB] = operationTask((id) => jobs.build(id));
+    tasks[DELETE_JOB] = operationTask((id) => jobs.delete(id));
+    for (const action of Object.keys(ACTION_RULES) as SlowAction[]) {
+      tasks[actionJob(action)] = operationTask((id) => jobs.action(id, action));
+    }
+  }
   return tasks;
 }
 

@@ -10,7 +10,7 @@ import { authorize } from '../authorize';
 import { ConflictError, ForbiddenError, InvalidInputError, StratusError } from '../errors';
 import { isAdmin } from '../identity/auth-context';
 import { claimBlobKeys, discardBlob, reserveBlobKey } from '../objects/blobs';
-import { inTransaction, type ServiceContext } from '../runtime';
+import { inTransaction, type Runtime, type ServiceContext } from '../runtime';
 import { canModifyImage, type ImageRow } from './access';
 import { imageEvent, visibleImage } from './images';
 
@@ -103,8 +103,21 @@ export async function uploadImageData(
       `Images may be at most ${ctx.rt.config.imageMaxBytes} bytes`,
     );
   }
+  return storeImageBytes(ctx.rt, image, body, contentLength);
+}
+
+/**
+ * The upload itself, for the HTTP endpoint and for server snapshots (a worker, no caller):
+ * queued -> saving -> active with checksums and format checks, or killed with the reason.
+ */
+export async function storeImageBytes(
+  rt: Runtime,
+  image: ImageRow,
+  body: Readable,
+  contentLength: number | null,
+): Promise<ImageRow> {
   // Only one upload per image, ever: the queued -> saving step is the lock.
-  const [saving] = await ctx.rt.db
+  const [saving] = await rt.db
     .update(images)
     .set({ status: 'saving' })
     .where(and(eq(images.id, image.id), eq(images.status, 'queued')))
@@ -115,18 +128,18 @@ export async function uploadImageData(
     );
   }
   const key = `image-${randomUUID()}`;
-  await reserveBlobKey(ctx.rt.db, key);
+  await reserveBlobKey(rt.db, key);
   const inspector = new Inspector();
   try {
     body.on('error', (error) => inspector.destroy(error));
-    const written = await ctx.rt.objectStore.write(key, body.pipe(inspector), {
-      maxBytes: ctx.rt.config.imageMaxBytes,
+    const written = await rt.objectStore.write(key, body.pipe(inspector), {
+      maxBytes: rt.config.imageMaxBytes,
       expectedSizeBytes: contentLength ?? undefined,
     });
     const virtualSizeBytes =
-      (await checkFormat(image, inspector.headBytes(), ctx.rt.config.qemuImgBinary)) ??
+      (await checkFormat(image, inspector.headBytes(), rt.config.qemuImgBinary)) ??
       written.sizeBytes;
-    return await inTransaction(ctx.rt, async (tx) => {
+    return await inTransaction(rt, async (tx) => {
       const [row] = await tx
         .update(images)
         .set({
@@ -146,9 +159,9 @@ export async function uploadImageData(
       return row;
     });
   } catch (error) {
-    await discardBlob(ctx.rt, key);
+    await discardBlob(rt, key);
     const reason = error instanceof Error ? error.message : String(error);
-    await inTransaction(ctx.rt, async (tx) => {
+    await inTransaction(rt, async (tx) => {
       const [row] = await tx
         .update(images)
         .set({ status: 'killed', failureReason: reason })

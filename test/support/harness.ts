@@ -90,6 +90,14 @@ export function testConfig(
       driver: 'filesystem',
       driverConfig: { root: fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-objects-')) },
     },
+    // The fake compute driver unless a test asks for QEMU (qemuCompute in test/support/compute.ts).
+    compute: {
+      ...base.compute,
+      driver: 'fake',
+      driverConfig: {},
+      imageCacheDir: fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-image-cache-')),
+      shutdownTimeoutMs: 5_000,
+    },
     ...overrides,
     limits: { ...base.limits, loginPerMinute: 10_000, ...overrides.limits },
     security: { ...base.security, ...overrides.security },
