@@ -56,6 +56,9 @@ const QUERY_FIELDS: Array<[string, string, Action]> = [
   ['flavors', 'flavors { totalCount }', 'compute:list_flavors'],
   ['keypairs', 'keypairs { totalCount }', 'compute:manage_keypairs'],
   ['images', 'images { totalCount }', 'images:list'],
+  ['servers', 'servers { totalCount }', 'compute:list_servers'],
+  ['serverGroups', 'serverGroups { totalCount }', 'compute:list_server_groups'],
+  ['hypervisors', 'hypervisors { hostname }', 'compute:list_hypervisors'],
 ];
 
 describe('one query under each role, field by field against the policy table', () => {
@@ -244,6 +247,49 @@ const MUTATIONS: Array<[string, Action, string, Record<string, Json>]> = [
     'AnswerImageMembershipInput!',
     { imageId: gid('Image'), status: 'accepted' },
   ],
+  ['startServer', 'compute:server_action', 'ServerIdInput!', { id: gid('Server') }],
+  ['stopServer', 'compute:server_action', 'ServerIdInput!', { id: gid('Server') }],
+  ['pauseServer', 'compute:server_action', 'ServerIdInput!', { id: gid('Server') }],
+  ['unpauseServer', 'compute:server_action', 'ServerIdInput!', { id: gid('Server') }],
+  ['suspendServer', 'compute:server_action', 'ServerIdInput!', { id: gid('Server') }],
+  ['resumeServer', 'compute:server_action', 'ServerIdInput!', { id: gid('Server') }],
+  ['confirmServerResize', 'compute:server_action', 'ServerIdInput!', { id: gid('Server') }],
+  ['revertServerResize', 'compute:server_action', 'ServerIdInput!', { id: gid('Server') }],
+  ['deleteServer', 'compute:delete_server', 'ServerIdInput!', { id: gid('Server') }],
+  ['unlockServer', 'compute:server_action', 'ServerIdInput!', { id: gid('Server') }],
+  ['lockServer', 'compute:server_action', 'LockServerInput!', { id: gid('Server') }],
+  ['rebootServer', 'compute:server_action', 'RebootServerInput!', { id: gid('Server') }],
+  ['updateServer', 'compute:server_action', 'UpdateServerInput!', { id: gid('Server') }],
+  [
+    'rebuildServer',
+    'compute:server_action',
+    'RebuildServerInput!',
+    { id: gid('Server'), imageId: gid('Image') },
+  ],
+  [
+    'resizeServer',
+    'compute:server_action',
+    'ResizeServerInput!',
+    { id: gid('Server'), flavorId: gid('Flavor') },
+  ],
+  [
+    'createServerImage',
+    'compute:server_action',
+    'CreateServerImageInput!',
+    { id: gid('Server'), name: 'snap' },
+  ],
+  [
+    'createServer',
+    'compute:create_server',
+    'CreateServerInput!',
+    { name: 's', imageId: gid('Image'), flavorId: gid('Flavor') },
+  ],
+  [
+    'createServerGroup',
+    'compute:manage_server_groups',
+    'CreateServerGroupInput!',
+    { name: 'g', policy: 'ANTI_AFFINITY' },
+  ],
   [
     'createMultipartUpload',
     'objects:write_object',
@@ -266,6 +312,7 @@ const DELETES: Array<[string, Action, string]> = [
   ['deleteKeypair', 'compute:manage_keypairs', 'Keypair'],
   ['deleteImage', 'images:modify', 'Image'],
   ['deactivateImage', 'images:deactivate', 'Image'],
+  ['deleteServerGroup', 'compute:manage_server_groups', 'ServerGroup'],
 ];
 
 async function attempt(
