@@ -16,6 +16,8 @@ import type {
   PowerState,
   RebootOptions,
   RebootResult,
+  RebuildSpec,
+  ResizeSpec,
   SnapshotResult,
 } from './types';
 
@@ -29,6 +31,8 @@ export const MAX_CONSOLE_BYTES = 1024 * 1024;
 export const DEFAULT_POWER_OFF_TIMEOUT_MS = 60_000;
 export const DEFAULT_SOFT_REBOOT_TIMEOUT_MS = 120_000;
 const MAX_TIMEOUT_MS = 60 * 60 * 1000;
+/** Largest root disk, in GiB (64 TiB). */
+const MAX_DISK_GIB = 64 * 1024;
 
 /** Throws `InvalidInstanceSpecError` unless `id` is a UUID; returns it lowercase. */
 export function validateInstanceId(id: unknown, field = 'instanceId'): string {
@@ -86,6 +90,57 @@ function checkKeys(field: string, value: Record<string, unknown>, known: string[
   }
 }
 
+/** Checks the root disk (`rootDisk`: required, null for diskless) and the kernel of a spec. */
+function checkBoot(raw: Record<string, unknown>): RebuildSpec {
+  const checked: RebuildSpec = { rootDisk: null };
+  if (raw.rootDisk === undefined) {
+    throw new InvalidInstanceSpecError('rootDisk', 'is required (null for a diskless instance)');
+  }
+  if (raw.rootDisk !== null) {
+    const disk = checkObject('rootDisk', raw.rootDisk);
+    checkKeys('rootDisk', disk, ['baseImagePath', 'format', 'sizeGib']);
+    if (disk.format !== 'qcow2' && disk.format !== 'raw') {
+      throw new InvalidInstanceSpecError(
+        'rootDisk.format',
+        `must be "qcow2" or "raw", got ${JSON.stringify(disk.format)}`,
+      );
+    }
+    checked.rootDisk = {
+      baseImagePath: checkAbsolutePath('rootDisk.baseImagePath', disk.baseImagePath),
+      format: disk.format,
+      sizeGib: checkInteger('rootDisk.sizeGib', disk.sizeGib, 1, MAX_DISK_GIB),
+    };
+  }
+
+  if (raw.kernel !== undefined) {
+    const kernel = checkObject('kernel', raw.kernel);
+    checkKeys('kernel', kernel, ['kernelPath', 'initrdPath', 'cmdline']);
+    checked.kernel = { kernelPath: checkAbsolutePath('kernel.kernelPath', kernel.kernelPath) };
+    if (kernel.initrdPath !== undefined) {
+      checked.kernel.initrdPath = checkAbsolutePath('kernel.initrdPath', kernel.initrdPath);
+    }
+    if (kernel.cmdline !== undefined) {
+      if (typeof kernel.cmdline !== 'string' || kernel.cmdline.length > 4096) {
+        throw new InvalidInstanceSpecError(
+          'kernel.cmdline',
+          'must be a string of at most 4096 characters',
+        );
+      }
+      if (CONTROL.test(kernel.cmdline)) {
+        throw new InvalidInstanceSpecError('kernel.cmdline', 'must not contain control characters');
+      }
+      checked.kernel.cmdline = kernel.cmdline;
+    }
+  }
+  if (checked.rootDisk === null && checked.kernel === undefined) {
+    throw new InvalidInstanceSpecError(
+      'rootDisk',
+      'is null and no kernel is given: the instance would have nothing to boot',
+    );
+  }
+  return checked;
+}
+
 /**
  * Checks `spec` field by field and returns a normalised copy (id lowercase, paths normalised,
  * optional fields absent rather than undefined). Throws `InvalidInstanceSpecError` naming the
@@ -120,51 +175,9 @@ export function validateInstanceSpec(spec: unknown): InstanceSpec {
     rootDisk: null,
   };
 
-  if (raw.rootDisk === undefined) {
-    throw new InvalidInstanceSpecError('rootDisk', 'is required (null for a diskless instance)');
-  }
-  if (raw.rootDisk !== null) {
-    const disk = checkObject('rootDisk', raw.rootDisk);
-    checkKeys('rootDisk', disk, ['baseImagePath', 'format', 'sizeGib']);
-    if (disk.format !== 'qcow2' && disk.format !== 'raw') {
-      throw new InvalidInstanceSpecError(
-        'rootDisk.format',
-        `must be "qcow2" or "raw", got ${JSON.stringify(disk.format)}`,
-      );
-    }
-    checked.rootDisk = {
-      baseImagePath: checkAbsolutePath('rootDisk.baseImagePath', disk.baseImagePath),
-      format: disk.format,
-      sizeGib: checkInteger('rootDisk.sizeGib', disk.sizeGib, 1, 64 * 1024),
-    };
-  }
-
-  if (raw.kernel !== undefined) {
-    const kernel = checkObject('kernel', raw.kernel);
-    checkKeys('kernel', kernel, ['kernelPath', 'initrdPath', 'cmdline']);
-    checked.kernel = { kernelPath: checkAbsolutePath('kernel.kernelPath', kernel.kernelPath) };
-    if (kernel.initrdPath !== undefined) {
-      checked.kernel.initrdPath = checkAbsolutePath('kernel.initrdPath', kernel.initrdPath);
-    }
-    if (kernel.cmdline !== undefined) {
-      if (typeof kernel.cmdline !== 'string' || kernel.cmdline.length > 4096) {
-        throw new InvalidInstanceSpecError(
-          'kernel.cmdline',
-          'must be a string of at most 4096 characters',
-        );
-      }
-      if (CONTROL.test(kernel.cmdline)) {
-        throw new InvalidInstanceSpecError('kernel.cmdline', 'must not contain control characters');
-      }
-      checked.kernel.cmdline = kernel.cmdline;
-    }
-  }
-  if (checked.rootDisk === null && checked.kernel === undefined) {
-    throw new InvalidInstanceSpecError(
-      'rootDisk',
-      'is null and no kernel is given: the instance would have nothing to boot',
-    );
-  }
+  const boot = checkBoot(raw);
+  checked.rootDisk = boot.rootDisk;
+  if (boot.kernel) checked.kernel = boot.kernel;
 
   if (raw.userData !== undefined) {
     if (typeof raw.userData !== 'string') {
@@ -202,6 +215,27 @@ export function validateInstanceSpec(spec: unknown): InstanceSpec {
     checked.startPaused = raw.startPaused;
   }
   return checked;
+}
+
+/** Checks a `resize` spec like `validateInstanceSpec` checks a spawn's; returns a copy. */
+export function validateResizeSpec(spec: unknown): ResizeSpec {
+  const raw = checkObject('spec', spec);
+  checkKeys('', raw, ['vcpus', 'memoryMib', 'rootDiskGib']);
+  return {
+    vcpus: checkInteger('vcpus', raw.vcpus, 1, 255),
+    memoryMib: checkInteger('memoryMib', raw.memoryMib, 16, 1024 * 1024),
+    rootDiskGib: checkInteger('rootDiskGib', raw.rootDiskGib, 1, MAX_DISK_GIB),
+  };
+}
+
+/**
+ * Checks a `rebuild` spec like `validateInstanceSpec` checks a spawn's root disk and kernel
+ * (`rootDisk` required, null needing a kernel); returns a normalised copy.
+ */
+export function validateRebuildSpec(spec: unknown): RebuildSpec {
+  const raw = checkObject('spec', spec);
+  checkKeys('', raw, ['rootDisk', 'kernel']);
+  return checkBoot(raw);
 }
 
 function checkTimeout(field: string, value: unknown, fallback: number): number {
@@ -337,6 +371,43 @@ export abstract class BaseComputeDriver implements ComputeDriver {
     return this.exclusive(id, () => this.snapshotInstance(id, dest));
   }
 
+  /** Gives a shut-off instance a new size, keeping the old one; needs `capabilities.resize`. */
+  async resize(instanceId: string, spec: ResizeSpec): Promise<void> {
+    const id = validateInstanceId(instanceId);
+    this.require('resize', 'resize');
+    const checked = validateResizeSpec(spec);
+    return this.exclusive(id, () => this.resizeInstance(id, checked));
+  }
+
+  /** Drops what `resize` kept; needs `capabilities.resize`. */
+  async confirmResize(instanceId: string): Promise<void> {
+    const id = validateInstanceId(instanceId);
+    this.require('resize', 'confirm resize');
+    return this.exclusive(id, () => this.confirmResizeInstance(id));
+  }
+
+  /** Restores the size and disk from before `resize`; needs `capabilities.resize`. */
+  async revertResize(instanceId: string): Promise<void> {
+    const id = validateInstanceId(instanceId);
+    this.require('resize', 'revert resize');
+    return this.exclusive(id, () => this.revertResizeInstance(id));
+  }
+
+  /** Whether a resize awaits confirm or revert (serialised); needs `capabilities.resize`. */
+  async hasPendingResize(instanceId: string): Promise<boolean> {
+    const id = validateInstanceId(instanceId);
+    this.require('resize', 'resize');
+    return this.exclusive(id, () => this.hasPendingResizeInstance(id));
+  }
+
+  /** Replaces the root disk of a shut-off instance; needs `capabilities.rebuild`. */
+  async rebuild(instanceId: string, spec: RebuildSpec): Promise<void> {
+    const id = validateInstanceId(instanceId);
+    this.require('rebuild', 'rebuild');
+    const checked = validateRebuildSpec(spec);
+    return this.exclusive(id, () => this.rebuildInstance(id, checked));
+  }
+
   /** Attaches to an instance that already runs; see `ComputeDriver.adopt`. */
   async adopt(instanceId: string): Promise<InstanceHandle> {
     const id = validateInstanceId(instanceId);
@@ -402,6 +473,26 @@ export abstract class BaseComputeDriver implements ComputeDriver {
   /** Only called when `info().capabilities.snapshot` is true. */
   protected snapshotInstance(_instanceId: string, _destPath: string): Promise<SnapshotResult> {
     throw new NotSupportedError(this.info().name, 'snapshot');
+  }
+  /** Only called when `info().capabilities.resize` is true; `spec` is validated. */
+  protected resizeInstance(_instanceId: string, _spec: ResizeSpec): Promise<void> {
+    throw new NotSupportedError(this.info().name, 'resize');
+  }
+  /** Only called when `info().capabilities.resize` is true. */
+  protected confirmResizeInstance(_instanceId: string): Promise<void> {
+    throw new NotSupportedError(this.info().name, 'confirm resize');
+  }
+  /** Only called when `info().capabilities.resize` is true. */
+  protected revertResizeInstance(_instanceId: string): Promise<void> {
+    throw new NotSupportedError(this.info().name, 'revert resize');
+  }
+  /** Only called when `info().capabilities.resize` is true. */
+  protected hasPendingResizeInstance(_instanceId: string): Promise<boolean> {
+    throw new NotSupportedError(this.info().name, 'resize');
+  }
+  /** Only called when `info().capabilities.rebuild` is true; `spec` is validated. */
+  protected rebuildInstance(_instanceId: string, _spec: RebuildSpec): Promise<void> {
+    throw new NotSupportedError(this.info().name, 'rebuild');
   }
 
   private require(capability: keyof ComputeDriverInfo['capabilities'], operation: string): void {

@@ -10,6 +10,7 @@ import {
   InstanceExistsError,
   InstanceNotFoundError,
   InstanceStateError,
+  InvalidInstanceSpecError,
 } from './errors';
 import type {
   ComputeDriverInfo,
@@ -23,6 +24,8 @@ import type {
   PowerOffResult,
   RebootOptions,
   RebootResult,
+  RebuildSpec,
+  ResizeSpec,
   SnapshotResult,
 } from './types';
 
@@ -34,6 +37,10 @@ export interface FakeComputeOptions {
   operationDelayMs?: number;
   /** Make `spawn` fail (after its delay, leaving nothing): always, or for names matching. */
   failSpawn?: boolean | RegExp;
+  /** Make `resize` fail (after its delay, changing nothing): always, or for names matching. */
+  failResize?: boolean | RegExp;
+  /** Make `rebuild` fail (after its delay, changing nothing): always, or for names matching. */
+  failRebuild?: boolean | RegExp;
   /** The simulated guests do not react to the ACPI power button (graceful falls back to quit). */
   guestIgnoresAcpi?: boolean;
   /**
@@ -55,6 +62,8 @@ interface FakeInstance {
   runState: FakeRunState;
   suspended: boolean;
   console: string;
+  /** The spec from before a pending resize (what `revertResize` restores), else null. */
+  preResize: InstanceSpec | null;
 }
 
 /** The instances of one simulated host, which outlive any one driver. */
@@ -71,7 +80,11 @@ export class FakeHost {
  * Its guests behave like the test guest (`scripts/build-test-guest`): each boot writes
  * `STRATUS-GUEST-BOOT-OK`, the user data between `STRATUS-USERDATA-BEGIN`/`END` (or
  * `STRATUS-USERDATA-NONE`) and a `STRATUS-BLOCK:` line to the console log, and they power off
- * on the ACPI button unless `guestIgnoresAcpi`. `snapshot` writes a small placeholder file, not a disk image.
+ * on the ACPI button unless `guestIgnoresAcpi`. Before those, like the test guest's kernel, a
+ * boot prints its memory (`Memory: ...K/<memoryMib * 1024>K available`), its CPUs
+ * (`smp: Brought up 1 node, <vcpus> CPUs`) and its disk (`[vda] <sectors> 512-byte logical
+ * blocks`), so a resize shows. `snapshot` writes a small placeholder file, not a disk image;
+ * `rebuild` cannot check that the base image exists.
  */
 export class FakeComputeDriver extends BaseComputeDriver {
   readonly host: FakeHost;
@@ -93,6 +106,8 @@ export class FakeComputeDriver extends BaseComputeDriver {
         snapshot: true,
         consoleLog: true,
         softReboot: true,
+        resize: true,
+        rebuild: true,
       },
     };
   }
@@ -160,6 +175,7 @@ export class FakeComputeDriver extends BaseComputeDriver {
       runState: 'prelaunch',
       suspended: false,
       console: '',
+      preResize: null,
     };
     this.host.instances.set(id, instance);
     return Reverter.run(async (revert) => {
@@ -168,8 +184,7 @@ export class FakeComputeDriver extends BaseComputeDriver {
         this.attached.delete(id);
       });
       await this.delay(this.options.spawnDelayMs);
-      const { failSpawn } = this.options;
-      if (failSpawn === true || (failSpawn instanceof RegExp && failSpawn.test(spec.name))) {
+      if (matches(this.options.failSpawn, spec.name)) {
         throw new HypervisorCommandError(id, 'starting qemu', 'fake: spawn failure injected');
       }
       this.launch(instance, spec.startPaused ?? false);
@@ -317,6 +332,79 @@ export class FakeComputeDriver extends BaseComputeDriver {
     }
   }
 
+  protected async resizeInstance(instanceId: string, spec: ResizeSpec): Promise<void> {
+    const instance = this.shutOff(instanceId, 'resize');
+    if (instance.preResize) {
+      throw new InstanceStateError(
+        instanceId,
+        'resize',
+        'already resized (a resize is pending: confirm or revert it first)',
+      );
+    }
+    await this.delay(this.options.operationDelayMs);
+    if (matches(this.options.failResize, instance.spec.name)) {
+      throw new HypervisorCommandError(
+        instanceId,
+        'growing the root disk',
+        'fake: resize failure injected',
+      );
+    }
+    instance.preResize = structuredClone(instance.spec);
+    instance.spec.vcpus = spec.vcpus;
+    instance.spec.memoryMib = spec.memoryMib;
+    const disk = instance.spec.rootDisk;
+    if (disk) disk.sizeGib = Math.max(disk.sizeGib, spec.rootDiskGib);
+  }
+
+  protected async confirmResizeInstance(instanceId: string): Promise<void> {
+    const instance = this.pendingResize(instanceId, 'confirm the resize of');
+    await this.delay(this.options.operationDelayMs);
+    instance.preResize = null;
+  }
+
+  protected async revertResizeInstance(instanceId: string): Promise<void> {
+    const instance = this.pendingResize(instanceId, 'revert the resize of');
+    this.shutOff(instanceId, 'revert the resize of');
+    await this.delay(this.options.operationDelayMs);
+    if (instance.preResize) instance.spec = instance.preResize;
+    instance.preResize = null;
+  }
+
+  protected async hasPendingResizeInstance(instanceId: string): Promise<boolean> {
+    return this.get(instanceId).preResize !== null;
+  }
+
+  protected async rebuildInstance(instanceId: string, spec: RebuildSpec): Promise<void> {
+    const instance = this.shutOff(instanceId, 'rebuild');
+    if (instance.preResize) {
+      throw new InstanceStateError(
+        instanceId,
+        'rebuild',
+        'resized (a resize is pending: confirm or revert it first)',
+      );
+    }
+    if (spec.rootDisk === null && instance.spec.rootDisk !== null) {
+      throw new InvalidInstanceSpecError(
+        'rootDisk',
+        'is null but the instance has a root disk: a rebuild replaces the disk, it cannot remove it',
+      );
+    }
+    await this.delay(this.options.operationDelayMs);
+    if (matches(this.options.failRebuild, instance.spec.name)) {
+      throw new HypervisorCommandError(
+        instanceId,
+        'creating the disk overlay',
+        'fake: rebuild failure injected',
+      );
+    }
+    const { kernel: _oldKernel, ...kept } = instance.spec;
+    instance.spec = {
+      ...kept,
+      rootDisk: structuredClone(spec.rootDisk),
+      ...(spec.kernel ? { kernel: structuredClone(spec.kernel) } : {}),
+    };
+  }
+
   // --- the state machine ---
 
   private launch(instance: FakeInstance, paused: boolean): void {
@@ -330,10 +418,19 @@ export class FakeComputeDriver extends BaseComputeDriver {
     }
   }
 
-  /** What the test guest prints on each boot. */
+  /** What the test guest (and its kernel) prints on each boot. */
   private boot(instance: FakeInstance): void {
-    const { name, userData } = instance.spec;
-    instance.console += `[fake] booting ${name}\nSTRATUS-GUEST-BOOT-OK\n`;
+    const { name, userData, vcpus, memoryMib, rootDisk } = instance.spec;
+    const kib = memoryMib * 1024;
+    instance.console += `[fake] booting ${name}\n`;
+    instance.console += `[fake] Memory: ${Math.floor(kib * 0.8)}K/${kib}K available\n`;
+    instance.console += `[fake] smp: Brought up 1 node, ${vcpus} CPU${vcpus === 1 ? '' : 's'}\n`;
+    if (rootDisk) {
+      const { sizeGib } = rootDisk;
+      const gb = ((sizeGib * 1024 ** 3) / 1e9).toFixed(2);
+      instance.console += `[fake] virtio_blk virtio0: [vda] ${sizeGib * 2 * 1024 ** 2} 512-byte logical blocks (${gb} GB/${sizeGib.toFixed(2)} GiB)\n`;
+    }
+    instance.console += 'STRATUS-GUEST-BOOT-OK\n';
     if (userData === undefined) {
       instance.console += 'STRATUS-USERDATA-NONE\n';
     } else {
@@ -394,6 +491,24 @@ export class FakeComputeDriver extends BaseComputeDriver {
     return instance;
   }
 
+  /** The instance, refusing `operation` unless it is shut off. */
+  private shutOff(instanceId: string, operation: string): FakeInstance {
+    const instance = this.attach(instanceId);
+    if (instance.pid !== null) {
+      const { powerState } = this.statusOf(instance);
+      throw new InstanceStateError(instanceId, operation, `${powerState} (it must be shut off)`);
+    }
+    return instance;
+  }
+
+  private pendingResize(instanceId: string, operation: string): FakeInstance {
+    const instance = this.attach(instanceId);
+    if (!instance.preResize) {
+      throw new InstanceStateError(instanceId, operation, 'not resized (no resize is pending)');
+    }
+    return instance;
+  }
+
   private live(instanceId: string, operation: string): FakeInstance {
     const instance = this.attach(instanceId);
     if (instance.pid === null) throw new InstanceStateError(instanceId, operation, 'shut off');
@@ -415,3 +530,8 @@ export class FakeComputeDriver extends BaseComputeDriver {
 }
 
 const QUIT = { guest: false, reason: 'host-qmp-quit' };
+
+/** Whether an injected-failure knob applies to the instance named `name`. */
+function matches(knob: boolean | RegExp | undefined, name: string): boolean {
+  return knob === true || (knob instanceof RegExp && knob.test(name));
+}

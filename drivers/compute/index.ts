@@ -17,6 +17,8 @@ export interface FakeConfig {
   spawnDelayMs?: number;
   operationDelayMs?: number;
   failSpawn?: boolean;
+  failResize?: boolean;
+  failRebuild?: boolean;
   guestIgnoresAcpi?: boolean;
 }
 
@@ -56,6 +58,8 @@ const CONFIG_RULES = {
     spawnDelayMs: { required: false, check: milliseconds },
     operationDelayMs: { required: false, check: milliseconds },
     failSpawn: { required: false, check: boolean },
+    failResize: { required: false, check: boolean },
+    failRebuild: { required: false, check: boolean },
     guestIgnoresAcpi: { required: false, check: boolean },
   },
 } satisfies Record<ComputeDriverName, Record<string, ConfigRule>>;

@@ -20,6 +20,10 @@ export interface InstancePaths {
   spec: string;
   /** Present while the instance is suspended (a frozen guest reported as `suspended`). */
   suspendedMark: string;
+  /** `instance.json` from before a resize; present exactly while a resize is pending. */
+  specPreResize: string;
+  /** A copy of the overlay from before a resize, for `revertResize` (diskless: none). */
+  diskPreResize: string;
 }
 
 /** The folder holding one folder per instance. */
@@ -40,6 +44,8 @@ export function instancePaths(stateDir: string, instanceId: string): InstancePat
     metaData: path.join(dir, 'meta-data.json'),
     spec: path.join(dir, 'instance.json'),
     suspendedMark: path.join(dir, 'suspended'),
+    specPreResize: path.join(dir, 'instance.json.pre-resize'),
+    diskPreResize: path.join(dir, 'disk.qcow2.pre-resize'),
   };
 }
 

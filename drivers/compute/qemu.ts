@@ -45,6 +45,8 @@ import type {
   PowerOffResult,
   RebootOptions,
   RebootResult,
+  RebuildSpec,
+  ResizeSpec,
   RootDiskSpec,
   SnapshotResult,
 } from './types';
@@ -126,6 +128,34 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
+/** Writes `text` to `file` through a temporary file renamed into place (same folder). */
+async function writeAtomic(file: string, text: string): Promise<void> {
+  const temporary = `${file}.tmp`;
+  try {
+    await fs.writeFile(temporary, text, { mode: 0o600 });
+    await fs.rename(temporary, file);
+  } catch (err) {
+    await fs.rm(temporary, { force: true }).catch(() => {});
+    throw err;
+  }
+}
+
+/** Copies `source` to `dest` through a temporary file renamed into place (a reflink if it can). */
+async function copyAtomic(source: string, dest: string): Promise<void> {
+  const temporary = `${dest}.tmp`;
+  try {
+    await fs.copyFile(source, temporary, fsConstants.COPYFILE_FICLONE);
+    await fs.rename(temporary, dest);
+  } catch (err) {
+    await fs.rm(temporary, { force: true }).catch(() => {});
+    throw err;
+  }
+}
+
+function storedText(stored: StoredInstance): string {
+  return `${JSON.stringify(stored, null, 2)}\n`;
+}
+
 /**
  * Real QEMU VMs (`qemu-system-x86_64`), one daemonized process per instance with a QMP socket
  * in the instance folder. Every lifecycle operation goes through QMP; signals are used only
@@ -156,6 +186,8 @@ export class QemuComputeDriver extends BaseComputeDriver {
         snapshot: true,
         consoleLog: true,
         softReboot: true,
+        resize: true,
+        rebuild: true,
       },
     };
   }
@@ -288,7 +320,7 @@ export class QemuComputeDriver extends BaseComputeDriver {
       }
 
       // 4. What `start` launches again after a power-off.
-      await fs.writeFile(paths.spec, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
+      await fs.writeFile(paths.spec, storedText(stored), { mode: 0o600 });
       revert.add(() => fs.rm(paths.spec, { force: true }));
 
       // 5. The QEMU process, then its QMP connection.
@@ -491,6 +523,149 @@ export class QemuComputeDriver extends BaseComputeDriver {
     if (failure !== null) throw failure;
     const { size } = await fs.stat(destPath);
     return { format: 'qcow2', sizeBytes: size };
+  }
+
+  /**
+   * Resize of a shut-off instance. Order matters for a crash half-way: the disk copy first,
+   * then `instance.json.pre-resize` (the mark that a resize is pending, so a revert is
+   * possible from here on), then the growth and the new `instance.json`.
+   */
+  protected async resizeInstance(instanceId: string, spec: ResizeSpec): Promise<void> {
+    const paths = await this.existing(instanceId);
+    await this.refuseRunning(instanceId, paths, 'resize');
+    if (await exists(paths.specPreResize)) {
+      throw new InstanceStateError(
+        instanceId,
+        'resize',
+        'already resized (a resize is pending: confirm or revert it first)',
+      );
+    }
+    const stored = await this.readStored(instanceId, paths);
+    let grow = false;
+    if (stored.rootDisk) {
+      const current = await this.virtualSize(instanceId, paths.disk, 'reading the root disk');
+      grow = spec.rootDiskGib * GIB > current;
+    }
+    const resized: StoredInstance = {
+      ...stored,
+      vcpus: spec.vcpus,
+      memoryMib: spec.memoryMib,
+      rootDisk: stored.rootDisk && {
+        ...stored.rootDisk,
+        sizeGib: Math.max(stored.rootDisk.sizeGib, spec.rootDiskGib),
+      },
+    };
+    await Reverter.run(async (revert) => {
+      if (stored.rootDisk) {
+        revert.add(() => fs.rm(paths.diskPreResize, { force: true }));
+        await copyAtomic(paths.disk, paths.diskPreResize);
+      }
+      revert.add(() => fs.rm(paths.specPreResize, { force: true }));
+      await copyAtomic(paths.spec, paths.specPreResize);
+      if (grow) {
+        // A failed resize may have half-written the overlay: put the copy back.
+        revert.add(() => fs.rename(paths.diskPreResize, paths.disk));
+        await this.qemuImg(instanceId, 'growing the root disk', [
+          'resize',
+          '-q',
+          '-f',
+          'qcow2',
+          paths.disk,
+          `${spec.rootDiskGib}G`,
+        ]);
+      }
+      await writeAtomic(paths.spec, storedText(resized));
+    });
+  }
+
+  protected async confirmResizeInstance(instanceId: string): Promise<void> {
+    const paths = await this.existing(instanceId);
+    await this.requirePendingResize(instanceId, paths, 'confirm the resize of');
+    // The mark first: once it is gone the resize is confirmed, whatever happens next.
+    await fs.rm(paths.specPreResize);
+    await fs.rm(paths.diskPreResize, { force: true });
+  }
+
+  protected async revertResizeInstance(instanceId: string): Promise<void> {
+    const paths = await this.existing(instanceId);
+    await this.requirePendingResize(instanceId, paths, 'revert the resize of');
+    await this.refuseRunning(instanceId, paths, 'revert the resize of');
+    // The disk first, then the definition (whose rename also ends the pending resize). A
+    // missing copy with the mark still there: an earlier revert got this far and stopped.
+    if (await exists(paths.diskPreResize)) await fs.rename(paths.diskPreResize, paths.disk);
+    await fs.rename(paths.specPreResize, paths.spec);
+  }
+
+  protected async hasPendingResizeInstance(instanceId: string): Promise<boolean> {
+    const paths = await this.existing(instanceId);
+    return exists(paths.specPreResize);
+  }
+
+  /**
+   * Rebuild of a shut-off instance: the new overlay is created beside the old one, then
+   * swapped in by `rename` (the old one stays reachable through a hard link until the new
+   * `instance.json` is in place), so a failure at any step leaves the old disk.
+   */
+  protected async rebuildInstance(instanceId: string, spec: RebuildSpec): Promise<void> {
+    const paths = await this.existing(instanceId);
+    await this.refuseRunning(instanceId, paths, 'rebuild');
+    if (await exists(paths.specPreResize)) {
+      throw new InstanceStateError(
+        instanceId,
+        'rebuild',
+        'resized (a resize is pending: confirm or revert it first)',
+      );
+    }
+    const stored = await this.readStored(instanceId, paths);
+    if (spec.rootDisk === null && stored.rootDisk !== null) {
+      throw new InvalidInstanceSpecError(
+        'rootDisk',
+        'is null but the instance has a root disk: a rebuild replaces the disk, it cannot remove it',
+      );
+    }
+    if (spec.rootDisk) await this.checkBaseImage(instanceId, spec.rootDisk);
+    const { kernel: _oldKernel, ...kept } = stored;
+    const rebuilt: StoredInstance = {
+      ...kept,
+      rootDisk: spec.rootDisk,
+      ...(spec.kernel ? { kernel: spec.kernel } : {}),
+    };
+    const fresh = `${paths.disk}.rebuild`;
+    const previous = `${paths.disk}.pre-rebuild`;
+    await fs.rm(previous, { force: true }); // left by a crash during an earlier rebuild
+    await Reverter.run(async (revert) => {
+      // 1. The new overlay, beside the old one.
+      if (spec.rootDisk) {
+        const { baseImagePath, format, sizeGib } = spec.rootDisk;
+        revert.add(() => fs.rm(fresh, { force: true }));
+        await this.qemuImg(instanceId, 'creating the disk overlay', [
+          'create',
+          '-q',
+          '-f',
+          'qcow2',
+          '-F',
+          format,
+          '-b',
+          baseImagePath,
+          fresh,
+          `${sizeGib}G`,
+        ]);
+      }
+      // 2. Keep the old overlay reachable, then swap the new one in (one rename: the disk
+      // path always names a whole disk).
+      if (stored.rootDisk) {
+        await this.keepLink(paths.disk, previous);
+        revert.add(() => fs.rename(previous, paths.disk));
+      }
+      if (spec.rootDisk) {
+        await fs.rename(fresh, paths.disk);
+        if (!stored.rootDisk) revert.add(() => fs.rm(paths.disk, { force: true }));
+      }
+      // 3. What `start` launches from now on.
+      await writeAtomic(paths.spec, storedText(rebuilt));
+    });
+    // Done: a leftover old disk is no failure (the next rebuild or destroy removes it).
+    await fs.rm(previous, { force: true }).catch(() => {});
   }
 
   // --- processes ---
@@ -734,6 +909,59 @@ export class QemuComputeDriver extends BaseComputeDriver {
     const session = await this.session(instanceId, paths);
     if (!session) throw new InstanceStateError(instanceId, operation, 'shut off');
     return session;
+  }
+
+  /** Refuses `operation` unless the instance is shut off (no QEMU process). */
+  private async refuseRunning(
+    instanceId: string,
+    paths: InstancePaths,
+    operation: string,
+  ): Promise<void> {
+    const status = await this.statusOf(await this.session(instanceId, paths), paths);
+    if (status.running) {
+      throw new InstanceStateError(
+        instanceId,
+        operation,
+        `${status.powerState} (it must be shut off)`,
+      );
+    }
+  }
+
+  private async requirePendingResize(
+    instanceId: string,
+    paths: InstancePaths,
+    operation: string,
+  ): Promise<void> {
+    if (!(await exists(paths.specPreResize))) {
+      throw new InstanceStateError(instanceId, operation, 'not resized (no resize is pending)');
+    }
+  }
+
+  /**
+   * Makes `link` a second name of `file`: a hard link (instant, whatever the size), or a copy
+   * where the filesystem has no hard links.
+   */
+  private async keepLink(file: string, link: string): Promise<void> {
+    try {
+      await fs.link(file, link);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') {
+        throw err;
+      }
+      await copyAtomic(file, link);
+    }
+  }
+
+  /** The virtual size in bytes of image `file`. */
+  private async virtualSize(instanceId: string, file: string, operation: string): Promise<number> {
+    const { stdout } = await this.qemuImg(instanceId, operation, [
+      'info',
+      '-U',
+      '--output=json',
+      file,
+    ]);
+    return (JSON.parse(stdout) as { 'virtual-size'?: number })['virtual-size'] ?? 0;
   }
 
   private async existing(instanceId: string): Promise<InstancePaths> {

@@ -35,6 +35,13 @@ export interface ComputeDriverInfo {
      * soft reboot). Without it, only hard reboots are offered.
      */
     softReboot: boolean;
+    /**
+     * `resize`/`confirmResize`/`revertResize`/`hasPendingResize`: a new size for a shut-off
+     * instance, on this host, with the previous definition and disk kept until confirmed.
+     */
+    resize: boolean;
+    /** `rebuild`: a fresh root disk from another base image for a shut-off instance. */
+    rebuild: boolean;
   };
 }
 
@@ -91,6 +98,31 @@ export interface InstanceSpec {
   metadata?: Record<string, string>;
   /** Create the instance frozen before its first instruction; `start` runs it. */
   startPaused?: boolean;
+}
+
+/** What `resize` changes (Nova's new flavor). The driver validates it like `InstanceSpec`. */
+export interface ResizeSpec {
+  /** New virtual CPUs, 1-255. */
+  vcpus: number;
+  /** New guest memory, 16-1048576 MiB. */
+  memoryMib: number;
+  /**
+   * New virtual size of the root disk in GiB (1-65536); the disk is grown to it, never shrunk
+   * (a smaller value leaves it as is). Ignored for a diskless instance.
+   */
+  rootDiskGib: number;
+}
+
+/** What `rebuild` replaces (Nova's rebuild with a new image). Validated like `InstanceSpec`. */
+export interface RebuildSpec {
+  /**
+   * The new root disk: a fresh overlay over this base image (the old disk is discarded). Null
+   * keeps a diskless instance diskless (null for an instance with a disk is refused:
+   * `InvalidInstanceSpecError` on `rootDisk`); a diskless instance given a disk gets one.
+   */
+  rootDisk: RootDiskSpec | null;
+  /** Direct kernel boot for the new image, or undefined to boot from the disk. */
+  kernel?: KernelSpec;
 }
 
 /**
@@ -251,6 +283,41 @@ export interface ComputeDriver {
    * the reconciler after a restart. Order is unspecified.
    */
   list(options?: ListOptions): Promise<string[]>;
+
+  // --- resize and rebuild ---
+
+  /**
+   * Nova resize on this host: the instance must be shut off (InstanceStateError otherwise,
+   * also when a resize is pending). Applies the new size to what `start` launches next and
+   * grows the root disk; keeps the previous definition and a copy of the previous disk until
+   * confirmResize or revertResize. On failure nothing changes. Needs `capabilities.resize`.
+   */
+  resize(instanceId: string, spec: ResizeSpec): Promise<void>;
+  /**
+   * Drops what resize kept for a revert; the instance may be running. No pending resize:
+   * InstanceStateError. Needs `capabilities.resize`.
+   */
+  confirmResize(instanceId: string): Promise<void>;
+  /**
+   * Restores the definition and disk from before the resize (what the guest wrote since is
+   * lost, as in Nova); the instance must be shut off. No pending resize: InstanceStateError.
+   * Needs `capabilities.resize`.
+   */
+  revertResize(instanceId: string): Promise<void>;
+  /**
+   * Whether a resize is pending (kept for confirm/revert), for the reconciler. Waits for the
+   * operations in flight on the instance (unlike `status`), so the answer is never the middle
+   * of a resize. Needs `capabilities.resize`.
+   */
+  hasPendingResize(instanceId: string): Promise<boolean>;
+  /**
+   * Nova rebuild: the instance must be shut off (InstanceStateError otherwise, also while a
+   * resize is pending, as Nova allows no rebuild of a resized server); replaces its root disk
+   * (and kernel) per `spec`, keeping its id, name, size, user data, metadata and console log.
+   * The base image is checked like `spawn` checks it. On failure nothing changes (the old disk
+   * stays). Needs `capabilities.rebuild`.
+   */
+  rebuild(instanceId: string, spec: RebuildSpec): Promise<void>;
 
   // --- attachment and events ---
 

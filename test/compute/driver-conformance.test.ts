@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import {
   InstanceStateError,
   InvalidInstanceSpecError,
   QemuComputeDriver,
+  type RootDiskSpec,
 } from '../../drivers/compute/index';
 import { BUILD_GUEST, GUEST_DIR, qemuSkipReason } from '../support/host-tools';
 
@@ -25,6 +26,23 @@ import { BUILD_GUEST, GUEST_DIR, qemuSkipReason } from '../support/host-tools';
  */
 
 const qemuSkip = qemuSkipReason();
+const MIB = 1024 ** 2;
+const GIB = 1024 ** 3;
+
+/** What `start` would launch for an instance, as read from the host behind the driver. */
+interface Definition {
+  vcpus: number;
+  memoryMib: number;
+  /** Virtual size of the root disk (qemu: of the overlay, by `qemu-img info`); null: diskless. */
+  diskBytes: number | null;
+  /** The base image under the root disk, and its virtual size. */
+  backingFile: string | null;
+  backingBytes: number | null;
+  /** Identifies the root disk's content (qemu: a sha256 of the overlay file). */
+  diskDigest: string | null;
+  /** What is kept for a revert, or left over (qemu: such files in the instance folder). */
+  kept: string[];
+}
 
 /** What a conformance run needs from a driver's world. */
 interface World {
@@ -34,6 +52,12 @@ interface World {
   spec(overrides?: Partial<InstanceSpec>): InstanceSpec;
   /** A path for snapshots. */
   scratch: string;
+  /** A second base image (96 MiB where the default is 64 MiB), for rebuilds. */
+  otherImage: Omit<RootDiskSpec, 'sizeGib'>;
+  /** The instance's definition and disk, read behind the driver's back. */
+  inspect(instanceId: string): Promise<Definition>;
+  /** What `inspect(...).kept` lists while a resize is pending. */
+  keptForRevert: string[];
   cleanup(): Promise<void>;
 }
 
@@ -44,6 +68,10 @@ function newId(): string {
 async function fakeWorld(): Promise<World> {
   const host = new FakeHost();
   const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'stratus-cc-fake-'));
+  const imageBytes: Record<string, number> = {
+    '/images/base.qcow2': 64 * MIB,
+    '/images/other.qcow2': 96 * MIB,
+  };
   return {
     driver: new FakeComputeDriver({ host }),
     reopen: () => new FakeComputeDriver({ host }),
@@ -57,8 +85,30 @@ async function fakeWorld(): Promise<World> {
       ...overrides,
     }),
     scratch,
+    otherImage: { baseImagePath: '/images/other.qcow2', format: 'qcow2' },
+    inspect: async (instanceId) => {
+      const instance = host.instances.get(instanceId);
+      if (!instance) throw new Error(`no fake instance ${instanceId}`);
+      const { vcpus, memoryMib, rootDisk } = instance.spec;
+      return {
+        vcpus,
+        memoryMib,
+        diskBytes: rootDisk ? rootDisk.sizeGib * GIB : null,
+        backingFile: rootDisk?.baseImagePath ?? null,
+        backingBytes: rootDisk ? imageBytes[rootDisk.baseImagePath] : null,
+        diskDigest: rootDisk ? JSON.stringify(rootDisk) : null,
+        kept: instance.preResize ? ['pre-resize spec'] : [],
+      };
+    },
+    keptForRevert: ['pre-resize spec'],
     cleanup: () => fs.rm(scratch, { recursive: true, force: true }),
   };
+}
+
+function imageInfo(file: string): { 'virtual-size': number; 'full-backing-filename'?: string } {
+  return JSON.parse(
+    execFileSync('qemu-img', ['info', '-U', '--output=json', file], { encoding: 'utf8' }),
+  );
 }
 
 async function qemuWorld(): Promise<World> {
@@ -66,6 +116,8 @@ async function qemuWorld(): Promise<World> {
   const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'stratus-cc-'));
   const base = path.join(stateDir, 'base.qcow2');
   execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', base, '64M']);
+  const other = path.join(stateDir, 'other.qcow2');
+  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', other, '96M']);
   const config = { stateDir, accelerator: 'tcg' } as const;
   const drivers: ComputeDriver[] = [];
   const open = () => {
@@ -91,6 +143,34 @@ async function qemuWorld(): Promise<World> {
       ...overrides,
     }),
     scratch: stateDir,
+    otherImage: { baseImagePath: other, format: 'qcow2' },
+    inspect: async (instanceId) => {
+      const dir = path.join(stateDir, 'instances', instanceId);
+      const stored = JSON.parse(await fs.readFile(path.join(dir, 'instance.json'), 'utf8'));
+      const files = await fs.readdir(dir);
+      const definition: Definition = {
+        vcpus: stored.vcpus,
+        memoryMib: stored.memoryMib,
+        diskBytes: null,
+        backingFile: null,
+        backingBytes: null,
+        diskDigest: null,
+        kept: files.filter((f) => /pre-resize|pre-rebuild|\.rebuild|\.tmp$/.test(f)).sort(),
+      };
+      if (files.includes('disk.qcow2')) {
+        const disk = path.join(dir, 'disk.qcow2');
+        const info = imageInfo(disk);
+        const backing = info['full-backing-filename'] ?? null;
+        definition.diskBytes = info['virtual-size'];
+        definition.backingFile = backing;
+        definition.backingBytes = backing ? imageInfo(backing)['virtual-size'] : null;
+        definition.diskDigest = createHash('sha256')
+          .update(await fs.readFile(disk))
+          .digest('hex');
+      }
+      return definition;
+    },
+    keptForRevert: ['disk.qcow2.pre-resize', 'instance.json.pre-resize'],
     cleanup: async () => {
       for (const id of await driver.list({ all: true })) await driver.destroy(id);
       for (const d of drivers) await d.close();
@@ -126,6 +206,28 @@ function boots(log: string): number {
   return log.split('STRATUS-GUEST-BOOT-OK').length - 1;
 }
 
+/**
+ * What the guest's kernel reported in boot `n` (the lines before its `n`-th boot line): its
+ * CPUs, its memory in KiB, and its root disk in bytes (null: no vda).
+ */
+function bootReport(log: string, n: number) {
+  const segment = log.split('STRATUS-GUEST-BOOT-OK')[n - 1] ?? '';
+  const cpus = /smp: Brought up \d+ nodes?, (\d+) CPUs?/.exec(segment)?.[1];
+  const memory = /Memory: \d+K\/(\d+)K available/.exec(segment)?.[1];
+  const sectors = /\[vda\] (\d+) 512-byte logical blocks/.exec(segment)?.[1];
+  return {
+    cpus: Number(cpus),
+    memoryKib: Number(memory),
+    diskBytes: sectors === undefined ? null : Number(sectors) * 512,
+  };
+}
+
+/** The guest's kernel saw `memoryMib` (less what the firmware keeps, at most 16 MiB). */
+function expectMemory(report: { memoryKib: number }, memoryMib: number): void {
+  expect(report.memoryKib).toBeLessThanOrEqual(memoryMib * 1024);
+  expect(report.memoryKib).toBeGreaterThan((memoryMib - 16) * 1024);
+}
+
 /** Records a driver's events; `after(mark)` is what came since `mark = events.length`. */
 function record(driver: ComputeDriver) {
   const events: ComputeEvent[] = [];
@@ -151,6 +253,8 @@ function describeComputeDriver(name: string, makeWorld: () => Promise<World>, sk
       let driver: ComputeDriver;
       let log: ReturnType<typeof record>;
       let id: string;
+      /** The instance's definition before its first resize, for the revert. */
+      let beforeResize: Definition;
 
       beforeAll(async () => {
         world = await makeWorld();
@@ -165,6 +269,7 @@ function describeComputeDriver(name: string, makeWorld: () => Promise<World>, sk
         const info = driver.info();
         expect(info.name).toBe(name);
         for (const value of Object.values(info.capabilities)) expect(typeof value).toBe('boolean');
+        expect(info.capabilities).toMatchObject({ resize: true, rebuild: true });
       });
 
       it('probes the host resources', async () => {
@@ -291,6 +396,43 @@ function describeComputeDriver(name: string, makeWorld: () => Promise<World>, sk
         const handle = await driver.start(id);
         expect(handle).toMatchObject({ running: true, powerState: 'running' });
         expect(boots(await booted(driver, id, 4))).toBe(4);
+        const report = bootReport(await driver.consoleLog(id), 4);
+        expect(report.cpus).toBe(1);
+        expectMemory(report, 256);
+        expect(report.diskBytes).toBe(GIB);
+      });
+
+      it('refuses to resize, revert or rebuild a running instance, changing nothing', async () => {
+        const before = await world.inspect(id);
+        expect(before).toMatchObject({ vcpus: 1, memoryMib: 256, diskBytes: GIB, kept: [] });
+        const { pid } = await driver.status(id);
+        const resize = driver.resize(id, { vcpus: 2, memoryMib: 320, rootDiskGib: 2 });
+        await expect(resize).rejects.toBeInstanceOf(InstanceStateError);
+        await expect(resize).rejects.toThrow(
+          `cannot resize instance "${id}": it is running (it must be shut off)`,
+        );
+        const { kernel } = world.spec();
+        const rebuild = driver.rebuild(id, {
+          rootDisk: { ...world.otherImage, sizeGib: 1 },
+          kernel,
+        });
+        await expect(rebuild).rejects.toBeInstanceOf(InstanceStateError);
+        await expect(rebuild).rejects.toThrow(
+          `cannot rebuild instance "${id}": it is running (it must be shut off)`,
+        );
+        for (const [call, operation] of [
+          [() => driver.revertResize(id), 'revert'],
+          [() => driver.confirmResize(id), 'confirm'],
+        ] as const) {
+          const failure = call();
+          await expect(failure).rejects.toBeInstanceOf(InstanceStateError);
+          await expect(failure).rejects.toThrow(
+            `cannot ${operation} the resize of instance "${id}": it is not resized (no resize is pending)`,
+          );
+        }
+        expect(await driver.hasPendingResize(id)).toBe(false);
+        expect(await world.inspect(id)).toEqual(before);
+        expect(await driver.status(id)).toMatchObject({ running: true, pid });
       });
 
       it('powers off at once with quit', async () => {
@@ -304,6 +446,132 @@ function describeComputeDriver(name: string, makeWorld: () => Promise<World>, sk
           reason: 'host-qmp-quit',
         });
         expect((await driver.status(id)).running).toBe(false);
+      });
+
+      it('resizes a shut-off instance; start boots it with the new vCPUs, memory and disk', async () => {
+        beforeResize = await world.inspect(id);
+        const bad = driver.resize(id, { vcpus: 2, memoryMib: 8, rootDiskGib: 2 });
+        await expect(bad).rejects.toBeInstanceOf(InvalidInstanceSpecError);
+        await expect(bad).rejects.toThrow('"memoryMib" must be an integer from 16 to 1048576');
+        expect(await world.inspect(id)).toEqual(beforeResize);
+
+        await driver.resize(id, { vcpus: 2, memoryMib: 320, rootDiskGib: 2 });
+        expect(await driver.hasPendingResize(id)).toBe(true);
+        const resized = await world.inspect(id);
+        expect(resized).toMatchObject({
+          vcpus: 2,
+          memoryMib: 320,
+          diskBytes: 2 * GIB,
+          backingFile: beforeResize.backingFile,
+          kept: world.keptForRevert,
+        });
+        expect(resized.diskDigest).not.toBe(beforeResize.diskDigest);
+
+        // While the resize is pending, neither another resize nor a rebuild.
+        await expect(
+          driver.resize(id, { vcpus: 3, memoryMib: 320, rootDiskGib: 2 }),
+        ).rejects.toThrow(
+          `cannot resize instance "${id}": it is already resized (a resize is pending: confirm or revert it first)`,
+        );
+        await expect(
+          driver.rebuild(id, { rootDisk: { ...world.otherImage, sizeGib: 2 } }),
+        ).rejects.toThrow(`cannot rebuild instance "${id}": it is resized (a resize is pending`);
+        expect(await world.inspect(id)).toEqual(resized);
+
+        await driver.start(id);
+        const report = bootReport(await booted(driver, id, 5), 5);
+        expect(report.cpus).toBe(2);
+        expectMemory(report, 320);
+        expect(report.diskBytes).toBe(2 * GIB);
+      });
+
+      it('reverts a resize once shut off: the old size and disk are back', async () => {
+        const failure = driver.revertResize(id);
+        await expect(failure).rejects.toBeInstanceOf(InstanceStateError);
+        await expect(failure).rejects.toThrow(
+          `cannot revert the resize of instance "${id}": it is running (it must be shut off)`,
+        );
+        expect(await driver.hasPendingResize(id)).toBe(true);
+        await driver.powerOff(id, { graceful: false });
+
+        await driver.revertResize(id);
+        expect(await driver.hasPendingResize(id)).toBe(false);
+        expect(await world.inspect(id)).toEqual(beforeResize);
+        await expect(driver.revertResize(id)).rejects.toThrow('it is not resized');
+        await expect(driver.confirmResize(id)).rejects.toThrow('it is not resized');
+      });
+
+      it('confirms a resize, dropping what it kept; a smaller disk stays as it is', async () => {
+        await driver.resize(id, { vcpus: 2, memoryMib: 320, rootDiskGib: 2 });
+        await driver.confirmResize(id);
+        expect(await driver.hasPendingResize(id)).toBe(false);
+        expect(await world.inspect(id)).toMatchObject({
+          vcpus: 2,
+          memoryMib: 320,
+          diskBytes: 2 * GIB,
+          kept: [],
+        });
+        await expect(driver.revertResize(id)).rejects.toBeInstanceOf(InstanceStateError);
+
+        await driver.resize(id, { vcpus: 2, memoryMib: 384, rootDiskGib: 1 });
+        expect(await world.inspect(id)).toMatchObject({ memoryMib: 384, diskBytes: 2 * GIB });
+        await driver.confirmResize(id);
+        expect((await world.inspect(id)).kept).toEqual([]);
+      });
+
+      it('refuses a bad rebuild spec, keeping the old disk', async () => {
+        const before = await world.inspect(id);
+        const { kernel } = world.spec();
+        for (const [spec, message] of [
+          [
+            { rootDisk: { ...world.otherImage, format: 'vmdk', sizeGib: 2 }, kernel },
+            '"rootDisk.format" must be "qcow2" or "raw", got "vmdk"',
+          ],
+          [
+            { rootDisk: { ...world.otherImage, sizeGib: 0 }, kernel },
+            '"rootDisk.sizeGib" must be an integer from 1 to 65536, got 0',
+          ],
+          [
+            { rootDisk: null, kernel },
+            '"rootDisk" is null but the instance has a root disk: a rebuild replaces the disk, it cannot remove it',
+          ],
+        ] as const) {
+          const failure = driver.rebuild(id, spec as never);
+          await expect(failure).rejects.toBeInstanceOf(InvalidInstanceSpecError);
+          await expect(failure).rejects.toThrow(message);
+        }
+        expect(await world.inspect(id)).toEqual(before);
+      });
+
+      it('rebuilds from another base image, keeping the size, user data and console log', async () => {
+        const { kernel } = world.spec();
+        await driver.rebuild(id, { rootDisk: { ...world.otherImage, sizeGib: 2 }, kernel });
+        const rebuilt = await world.inspect(id);
+        expect(rebuilt).toMatchObject({
+          vcpus: 2,
+          memoryMib: 384,
+          diskBytes: 2 * GIB,
+          backingFile: world.otherImage.baseImagePath,
+          backingBytes: 96 * MIB,
+          kept: [],
+        });
+        expect((await driver.status(id)).powerState).toBe('shutdown');
+
+        await driver.start(id);
+        const console = await booted(driver, id, 6);
+        expect(boots(console)).toBe(6);
+        const report = bootReport(console, 6);
+        expect(report.cpus).toBe(2);
+        expectMemory(report, 384);
+        expect(report.diskBytes).toBe(2 * GIB);
+        // Boot 6 printed its block devices, so its user data block is whole.
+        expect(console.split('STRATUS-GUEST-BOOT-OK')[6]).toMatch(
+          /STRATUS-USERDATA-BEGIN\r?\nconformance user data\r?\nSTRATUS-USERDATA-END/,
+        );
+        await driver.powerOff(id, { graceful: false });
+        // Back to one vCPU: the rest of the suite shares the host's CPUs with this guest.
+        await driver.resize(id, { vcpus: 1, memoryMib: 256, rootDiskGib: 1 });
+        await driver.confirmResize(id);
       });
 
       it('reboots a shut-off instance by starting it', async () => {
@@ -352,6 +620,11 @@ function describeComputeDriver(name: string, makeWorld: () => Promise<World>, sk
           () => driver.reboot(unknown, { hard: true }),
           () => driver.consoleLog(unknown),
           () => driver.adopt(unknown),
+          () => driver.resize(unknown, { vcpus: 1, memoryMib: 256, rootDiskGib: 1 }),
+          () => driver.confirmResize(unknown),
+          () => driver.revertResize(unknown),
+          () => driver.hasPendingResize(unknown),
+          () => driver.rebuild(unknown, { rootDisk: null, kernel: { kernelPath: '/k' } }),
         ]) {
           await expect(operation()).rejects.toBeInstanceOf(InstanceNotFoundError);
         }

@@ -131,6 +131,77 @@ describe('FakeComputeDriver', () => {
     await expect(failure).rejects.toThrow('it is diskless (it has no root disk)');
   });
 
+  it('fails resize and rebuild when told to, after the delay, changing nothing', async () => {
+    const driver = new FakeComputeDriver({
+      operationDelayMs: 30,
+      failResize: /^doomed-/,
+      failRebuild: true,
+    });
+    const doomed = spec({ name: 'doomed-1' });
+    const fine = spec({ name: 'fine-1' });
+    for (const s of [doomed, fine]) {
+      await driver.spawn(s);
+      await driver.powerOff(s.instanceId, { graceful: false });
+    }
+    const size = { vcpus: 2, memoryMib: 256, rootDiskGib: 2 };
+    const started = Date.now();
+    const resize = driver.resize(doomed.instanceId, size);
+    await expect(resize).rejects.toBeInstanceOf(HypervisorCommandError);
+    await expect(resize).rejects.toThrow(
+      `growing the root disk of instance "${doomed.instanceId}" failed: fake: resize failure injected`,
+    );
+    expect(Date.now() - started).toBeGreaterThanOrEqual(25);
+    expect(await driver.hasPendingResize(doomed.instanceId)).toBe(false);
+    await driver.resize(fine.instanceId, size);
+    expect(await driver.hasPendingResize(fine.instanceId)).toBe(true);
+    await driver.confirmResize(fine.instanceId);
+
+    const rebuild = driver.rebuild(fine.instanceId, {
+      rootDisk: { baseImagePath: '/images/other.qcow2', format: 'qcow2', sizeGib: 2 },
+    });
+    await expect(rebuild).rejects.toThrow(
+      `creating the disk overlay of instance "${fine.instanceId}" failed: fake: rebuild failure injected`,
+    );
+    expect(driver.host.instances.get(fine.instanceId)?.spec.rootDisk).toEqual({
+      baseImagePath: '/images/base.qcow2',
+      format: 'qcow2',
+      sizeGib: 2,
+    });
+  });
+
+  it('resizes a diskless instance (no disk to grow) and rebuilds it with or without a disk', async () => {
+    const driver = new FakeComputeDriver();
+    const s = spec({ rootDisk: null, kernel: { kernelPath: '/boot/vmlinuz' } });
+    const id = s.instanceId;
+    await driver.spawn(s);
+    await driver.powerOff(id, { graceful: false });
+    await driver.resize(id, { vcpus: 3, memoryMib: 192, rootDiskGib: 5 });
+    await driver.revertResize(id);
+    await driver.resize(id, { vcpus: 3, memoryMib: 192, rootDiskGib: 5 });
+    await driver.confirmResize(id);
+    await driver.rebuild(id, { rootDisk: null, kernel: { kernelPath: '/boot/vmlinuz-2' } });
+    await driver.start(id);
+    let log = await driver.consoleLog(id);
+    expect(log).toContain('smp: Brought up 1 node, 3 CPUs');
+    expect(log).toContain('Memory: 157286K/196608K available');
+    expect(log).not.toContain('[vda]');
+    await driver.powerOff(id, { graceful: false });
+
+    // A diskless instance may get a disk; booting from it drops the kernel.
+    await driver.rebuild(id, {
+      rootDisk: { baseImagePath: '/images/base.qcow2', format: 'qcow2', sizeGib: 3 },
+    });
+    expect(driver.host.instances.get(id)?.spec).toMatchObject({
+      vcpus: 3,
+      memoryMib: 192,
+      rootDisk: { sizeGib: 3 },
+    });
+    expect(driver.host.instances.get(id)?.spec.kernel).toBeUndefined();
+    await driver.start(id);
+    log = await driver.consoleLog(id);
+    expect(log).toContain('[vda] 6291456 512-byte logical blocks (3.22 GB/3.00 GiB)');
+  });
+
   it('returns the last lines of the console log', async () => {
     const driver = new FakeComputeDriver();
     const s = spec({ userData: 'one\ntwo' });

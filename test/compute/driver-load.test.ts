@@ -2,7 +2,11 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateInstanceSpec } from '../../drivers/compute/base';
+import {
+  validateInstanceSpec,
+  validateRebuildSpec,
+  validateResizeSpec,
+} from '../../drivers/compute/base';
 import {
   type ComputeDriverInfo,
   FakeComputeDriver,
@@ -75,6 +79,8 @@ describe('loadComputeDriver', () => {
     ],
     ['fake', { spawnDelayMs: -1 }, 'spawnDelayMs', /must be an integer number of milliseconds/],
     ['fake', { failSpawn: 'yes' }, 'failSpawn', /must be true or false/],
+    ['fake', { failResize: 1 }, 'failResize', /must be true or false/],
+    ['fake', { failRebuild: 'no' }, 'failRebuild', /must be true or false/],
     ['fake', { __proto__: null, toString: 1 }, 'toString', /is not a known key/],
   ])('%s config %j is refused naming %s', async (name, config, key, message) => {
     const failure = loadComputeDriver(name, config);
@@ -179,6 +185,74 @@ describe('instance spec validation', () => {
     expect((thrown as Error).message).toContain(`invalid instance spec: "${field}" ${message}`);
   });
 
+  it('accepts good resize and rebuild specs, normalising them', () => {
+    const resize = { vcpus: 2, memoryMib: 320, rootDiskGib: 2 };
+    expect(validateResizeSpec(resize)).toEqual(resize);
+    expect(
+      validateRebuildSpec({
+        rootDisk: { baseImagePath: '/images//other.qcow2', format: 'qcow2', sizeGib: 3 },
+        kernel: undefined,
+      }),
+    ).toEqual({ rootDisk: { baseImagePath: '/images/other.qcow2', format: 'qcow2', sizeGib: 3 } });
+    expect(validateRebuildSpec({ rootDisk: null, kernel: { kernelPath: '/k' } })).toEqual({
+      rootDisk: null,
+      kernel: { kernelPath: '/k' },
+    });
+  });
+
+  it.each([
+    [
+      'resize',
+      { vcpus: 0, memoryMib: 256, rootDiskGib: 1 },
+      'vcpus',
+      'must be an integer from 1 to 255, got 0',
+    ],
+    [
+      'resize',
+      { vcpus: 1, memoryMib: 8, rootDiskGib: 1 },
+      'memoryMib',
+      'must be an integer from 16 to 1048576, got 8',
+    ],
+    [
+      'resize',
+      { vcpus: 1, memoryMib: 256 },
+      'rootDiskGib',
+      'must be an integer from 1 to 65536, got undefined',
+    ],
+    [
+      'resize',
+      { vcpus: 1, memoryMib: 256, rootDiskGib: 1, flavor: 'm1' },
+      'flavor',
+      'is not a known field',
+    ],
+    ['rebuild', {}, 'rootDisk', 'is required (null for a diskless instance)'],
+    ['rebuild', { rootDisk: null }, 'rootDisk', 'is null and no kernel is given'],
+    [
+      'rebuild',
+      { rootDisk: { baseImagePath: '/b', format: 'vmdk', sizeGib: 1 } },
+      'rootDisk.format',
+      'must be "qcow2" or "raw", got "vmdk"',
+    ],
+    [
+      'rebuild',
+      { rootDisk: null, kernel: { kernelPath: 'vmlinuz' } },
+      'kernel.kernelPath',
+      'must be an absolute path, got "vmlinuz"',
+    ],
+    ['rebuild', { rootDisk: null, name: 'x' }, 'name', 'is not a known field'],
+  ] as const)('refuses a %s spec %j naming %s', (kind, spec, field, message) => {
+    let thrown: unknown;
+    try {
+      if (kind === 'resize') validateResizeSpec(spec);
+      else validateRebuildSpec(spec);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(InvalidInstanceSpecError);
+    expect(thrown).toMatchObject({ code: 'INSTANCE_INVALID_SPEC', field });
+    expect((thrown as Error).message).toContain(`invalid instance spec: "${field}" ${message}`);
+  });
+
   it('checks operation options before touching the instance', async () => {
     const driver = new FakeComputeDriver();
     await expect(driver.powerOff(ID, {} as never)).rejects.toThrow(
@@ -210,6 +284,8 @@ describe('optional operations', () => {
           snapshot: false,
           consoleLog: false,
           softReboot: false,
+          resize: false,
+          rebuild: false,
         },
       };
     }
@@ -223,6 +299,11 @@ describe('optional operations', () => {
     ['snapshot', (d: BareDriver) => d.snapshot(ID, '/tmp/x.qcow2')],
     ['console log', (d: BareDriver) => d.consoleLog(ID)],
     ['soft reboot', (d: BareDriver) => d.reboot(ID, { hard: false })],
+    ['resize', (d: BareDriver) => d.resize(ID, { vcpus: 1, memoryMib: 256, rootDiskGib: 1 })],
+    ['confirm resize', (d: BareDriver) => d.confirmResize(ID)],
+    ['revert resize', (d: BareDriver) => d.revertResize(ID)],
+    ['resize', (d: BareDriver) => d.hasPendingResize(ID)],
+    ['rebuild', (d: BareDriver) => d.rebuild(ID, { rootDisk: null, kernel: { kernelPath: '/k' } })],
   ])('%s is NotSupportedError when info() does not claim it', async (operation, call) => {
     const driver = new BareDriver();
     await driver.spawn({ ...good, rootDisk: { ...good.rootDisk, format: 'qcow2' } } as never);

@@ -46,6 +46,8 @@ describe('instancePaths', () => {
       metaData: `/var/lib/stratus/instances/${ID}/meta-data.json`,
       spec: `/var/lib/stratus/instances/${ID}/instance.json`,
       suspendedMark: `/var/lib/stratus/instances/${ID}/suspended`,
+      specPreResize: `/var/lib/stratus/instances/${ID}/instance.json.pre-resize`,
+      diskPreResize: `/var/lib/stratus/instances/${ID}/disk.qcow2.pre-resize`,
     });
   });
 });

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -10,6 +10,7 @@ import {
   type ComputeEvent,
   HypervisorCommandError,
   type InstanceSpec,
+  InstanceStateError,
   InvalidInstanceSpecError,
   loadComputeDriver,
 } from '../../drivers/compute/index';
@@ -231,5 +232,114 @@ describe.skipIf(skip)(title, () => {
     expect(info['virtual-size']).toBe(1024 ** 3);
     expect((await driver.status(s.instanceId)).qmpStatus).toBe('running');
     await driver.destroy(s.instanceId);
+  });
+
+  /** A shut-off instance (spawned, then ended at once) and its folder. */
+  async function shutOff(overrides: Partial<InstanceSpec> = {}) {
+    const s = spec(overrides);
+    await driver.spawn(s);
+    await driver.powerOff(s.instanceId, { graceful: false });
+    return { id: s.instanceId, dir: path.join(stateDir, 'instances', s.instanceId) };
+  }
+
+  /** A sha256 of every file in the instance folder but the console log, by name. */
+  async function snapshotOf(dir: string) {
+    const files = (await fs.readdir(dir)).filter((f) => f !== 'console.log').sort();
+    const bytes: Record<string, string> = {};
+    for (const f of files) {
+      if ((await fs.stat(path.join(dir, f))).isFile()) {
+        bytes[f] = createHash('sha256')
+          .update(await fs.readFile(path.join(dir, f)))
+          .digest('hex');
+      }
+    }
+    return bytes;
+  }
+
+  it('undoes a resize and a rebuild whose last step fails, keeping the old disk', async () => {
+    const { id, dir } = await shutOff();
+    const before = await snapshotOf(dir);
+    // A folder where instance.json's temporary file goes: writing the new definition, the
+    // last step, fails after the disk was grown or swapped.
+    await fs.mkdir(path.join(dir, 'instance.json.tmp'));
+    const other = path.join(stateDir, 'other-undo.qcow2');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', other, '96M']);
+
+    await expect(driver.resize(id, { vcpus: 2, memoryMib: 320, rootDiskGib: 3 })).rejects.toThrow(
+      /EISDIR|directory/,
+    );
+    expect(await driver.hasPendingResize(id)).toBe(false);
+    await expect(
+      driver.rebuild(id, { rootDisk: { baseImagePath: other, format: 'qcow2', sizeGib: 2 } }),
+    ).rejects.toThrow(/EISDIR|directory/);
+
+    await fs.rmdir(path.join(dir, 'instance.json.tmp'));
+    // Byte for byte what was there: same disk (1 GiB over base.qcow2), same definition.
+    expect(await snapshotOf(dir)).toEqual(before);
+    const info = JSON.parse(
+      execFileSync('qemu-img', ['info', '--output=json', path.join(dir, 'disk.qcow2')], {
+        encoding: 'utf8',
+      }),
+    );
+    expect(info).toMatchObject({ 'virtual-size': 1024 ** 3, 'backing-filename': base });
+    await driver.destroy(id);
+  });
+
+  it('refuses a rebuild from a missing or mislabelled base image before touching anything', async () => {
+    const { id, dir } = await shutOff();
+    const before = await snapshotOf(dir);
+    const missing = driver.rebuild(id, {
+      rootDisk: { baseImagePath: path.join(stateDir, 'gone.qcow2'), format: 'qcow2', sizeGib: 1 },
+    });
+    await expect(missing).rejects.toBeInstanceOf(InvalidInstanceSpecError);
+    await expect(missing).rejects.toThrow(/"rootDisk\.baseImagePath" names no readable file/);
+    await expect(
+      driver.rebuild(id, { rootDisk: { baseImagePath: base, format: 'raw', sizeGib: 1 } }),
+    ).rejects.toThrow(/"rootDisk\.format" is "raw" but .* is a qcow2 image/);
+    expect(await snapshotOf(dir)).toEqual(before);
+    await driver.destroy(id);
+  });
+
+  it('resizes a paused instance no more than a running one', async () => {
+    const s = spec({ startPaused: true });
+    await driver.spawn(s);
+    const failure = driver.resize(s.instanceId, { vcpus: 2, memoryMib: 320, rootDiskGib: 1 });
+    await expect(failure).rejects.toBeInstanceOf(InstanceStateError);
+    await expect(failure).rejects.toThrow('it is paused (it must be shut off)');
+    await driver.destroy(s.instanceId);
+  });
+
+  it('resizes a diskless instance (nothing to copy or grow) and rebuilds it with a disk', async () => {
+    const { id, dir } = await shutOff({ rootDisk: null });
+    await driver.resize(id, { vcpus: 2, memoryMib: 320, rootDiskGib: 4 });
+    expect((await fs.readdir(dir)).filter((f) => f.includes('pre-resize'))).toEqual([
+      'instance.json.pre-resize',
+    ]);
+    await driver.confirmResize(id);
+    expect((await fs.readdir(dir)).filter((f) => f.includes('pre-'))).toEqual([]);
+
+    await driver.rebuild(id, { rootDisk: { baseImagePath: base, format: 'qcow2', sizeGib: 2 } });
+    const stored = JSON.parse(await fs.readFile(path.join(dir, 'instance.json'), 'utf8'));
+    expect(stored).toMatchObject({ vcpus: 2, memoryMib: 320, rootDisk: { sizeGib: 2 } });
+    expect(stored.kernel).toBeUndefined();
+    const info = JSON.parse(
+      execFileSync('qemu-img', ['info', '--output=json', path.join(dir, 'disk.qcow2')], {
+        encoding: 'utf8',
+      }),
+    );
+    expect(info).toMatchObject({ 'virtual-size': 2 * 1024 ** 3, 'backing-filename': base });
+    expect((await fs.readdir(dir)).filter((f) => /rebuild|\.tmp$/.test(f))).toEqual([]);
+    await driver.destroy(id);
+  });
+
+  it('starts a resized instance with the new size on its QEMU command line', async () => {
+    const { id } = await shutOff();
+    await driver.resize(id, { vcpus: 3, memoryMib: 272, rootDiskGib: 1 });
+    const { pid } = await driver.start(id);
+    const argv = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    expect(argv.slice(argv.indexOf('-m'), argv.indexOf('-m') + 2)).toEqual(['-m', '272M']);
+    expect(argv.slice(argv.indexOf('-smp'), argv.indexOf('-smp') + 2)).toEqual(['-smp', '3']);
+    await driver.destroy(id);
+    expect(existsSync(path.join(stateDir, 'instances', id))).toBe(false);
   });
 });
