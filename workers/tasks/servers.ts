@@ -201,6 +201,8 @@ export function serverJobs(rt: Runtime, agent: ComputeAgent): ServerJobs {
       try {
         let current = server;
         let files: Awaited<ReturnType<typeof fetchBootFiles>> | null = null;
+        let spec: InstanceSpec | null = null;
+        // One step per BUILD_STAGES entry: scheduling, fetching-image, creating-disk, spawning.
         await stages(op, [
           async () => {
             current = await inActionEvent(db, input.actionId, 'schedule_instance', () =>
@@ -245,11 +247,10 @@ export function serverJobs(rt: Runtime, agent: ComputeAgent): ServerJobs {
             );
           },
           async () => {
-            current = await transition(server.id, 'block_device_mapping', {
-              taskState: 'spawning',
-            });
+            // creating-disk: what the root disk is made of (the driver's spawn creates the
+            // overlay over the cached base image as its first step).
             const { image, paths } = files!;
-            const spec: InstanceSpec = {
+            spec = {
               instanceId: current.id,
               name: current.name,
               vcpus: current.flavor.vcpus,
@@ -259,12 +260,17 @@ export function serverJobs(rt: Runtime, agent: ComputeAgent): ServerJobs {
               userData: current.userData ?? undefined,
               metadata: guestMetadata(current),
             };
+          },
+          async () => {
+            current = await transition(server.id, 'block_device_mapping', {
+              taskState: 'spawning',
+            });
             const handle = await inActionEvent(
               db,
               input.actionId,
               'compute_build_and_run_instance',
               () =>
-                agent.driver.spawn(spec).catch((error: unknown) => {
+                agent.driver.spawn(spec!).catch((error: unknown) => {
                   throw new JobError(
                     'SPAWN_FAILED',
                     error instanceof Error ? error.message : String(error),
@@ -494,7 +500,8 @@ export function serverJobs(rt: Runtime, agent: ComputeAgent): ServerJobs {
               d.resize(id, {
                 vcpus: newFlavor.vcpus,
                 memoryMib: newFlavor.ramMib,
-                rootDiskGib: newFlavor.rootDiskGib,
+                // A flavor with root disk 0 keeps the image-sized disk (the driver never shrinks).
+                rootDiskGib: Math.max(newFlavor.rootDiskGib, 1),
               }),
             );
             await transition(id, 'resize_migrating', {
