@@ -73,7 +73,8 @@ builder.objectType(ServerStateError, {
 builder.objectType(ServerLockedError, {
   interfaces: [ErrorInterface],
   name: 'ServerLockedError',
-  description: 'The server is locked; only an admin (or whoever locked it) may act on it',
+  description:
+    'The server is locked: only an admin may act on it; an admin, or the owner for a lock the owner set, may unlock it',
   fields: (t) => ({ reason: t.exposeString('reason', { nullable: true }) }),
 });
 
@@ -585,33 +586,77 @@ builder.subscriptionFields((t) => ({
   }),
 }));
 
+/*
+ * Each subscription checks what it can before returning its stream: an error thrown by
+ * `subscribe` itself reaches the client with its code (NOT_FOUND, BAD_USER_INPUT), while one
+ * thrown later, inside the stream, would arrive as an internal error.
+ */
+
+type EventStream = ReturnType<GraphQLContext['rt']['events']['stream']>;
+
+/**
+ * `inner` as an iterator whose return (or throw) first closes the event stream it reads,
+ * which also ends an inner generator waiting for the next event.
+ */
+function closingWith<T>(stream: EventStream, inner: AsyncGenerator<T>): AsyncIterableIterator<T> {
+  const close = async () => {
+    await stream.return?.();
+  };
+  return {
+    next: () => inner.next(),
+    return: async (value?: unknown) => {
+      await close();
+      return inner.return(value as T);
+    },
+    throw: async (error?: unknown) => {
+      await close();
+      return inner.throw(error);
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
 /** The server's current row, then the row each server event carried. */
-async function* serverUpdates(ctx: GraphQLContext, id: string): AsyncGenerator<ServerRow> {
+async function serverUpdates(
+  ctx: GraphQLContext,
+  id: string,
+): Promise<AsyncIterableIterator<ServerRow>> {
+  // Listening starts before the first read, so no change falls between the two.
   const stream = ctx.rt.events.stream({
     after: null,
     accept: (e) => e.resourceType === 'Server' && e.resourceId === id && visibleTo(ctx, e),
   });
+  let current: ServerRow | null;
   try {
-    const [current] = await loadServers(ctx, [id]);
-    if (!current) throw new InvalidInputError('id', `No server with id "${id}"`);
-    let last = current.updatedAt.getTime();
-    yield current;
-    for await (const event of stream) {
-      const row = serverFromEvent(event);
-      // Changes committed before the first read are already in it.
-      if (row.updatedAt.getTime() < last) continue;
-      last = row.updatedAt.getTime();
-      yield row;
-    }
-  } finally {
+    [current] = await loadServers(ctx, [id]);
+    if (!current) throw new NotFoundError('server', id);
+  } catch (error) {
     await stream.return?.();
+    throw error;
   }
+  const first = current;
+  return closingWith(
+    stream,
+    (async function* () {
+      let last = first.updatedAt.getTime();
+      yield first;
+      for await (const event of stream) {
+        const row = serverFromEvent(event);
+        // Changes committed before the first read are already in it.
+        if (row.updatedAt.getTime() < last) continue;
+        last = row.updatedAt.getTime();
+        yield row;
+      }
+    })(),
+  );
 }
 
-async function* projectServerUpdates(
+function projectServerUpdates(
   ctx: GraphQLContext,
   after: string | null,
-): AsyncGenerator<ServerRow> {
+): AsyncIterableIterator<ServerRow> {
   if (after !== null && !/^\d+$/.test(after)) {
     throw new InvalidInputError('after', `after must be an event cursor, got "${after}"`);
   }
@@ -619,12 +664,20 @@ async function* projectServerUpdates(
     after: after === null ? null : Number(after),
     accept: (e) => e.resourceType === 'Server' && visibleTo(ctx, e),
   });
-  for await (const event of stream) yield serverFromEvent(event);
+  return closingWith(
+    stream,
+    (async function* () {
+      for await (const event of stream) yield serverFromEvent(event);
+    })(),
+  );
 }
 
-async function* actionUpdates(ctx: GraphQLContext, serverId: string) {
+async function actionUpdates(
+  ctx: GraphQLContext,
+  serverId: string,
+): Promise<AsyncIterableIterator<InstanceActionRow>> {
   const [server] = await loadServers(ctx, [serverId]);
-  if (!server) throw new InvalidInputError('serverId', `No server with id "${serverId}"`);
+  if (!server) throw new NotFoundError('server', serverId);
   const stream = ctx.rt.events.stream({
     after: null,
     accept: (e) =>
@@ -632,9 +685,14 @@ async function* actionUpdates(ctx: GraphQLContext, serverId: string) {
       (e.payload as { serverId?: string }).serverId === serverId &&
       visibleTo(ctx, e),
   });
-  for await (const event of stream) {
-    const [actions] = await listServerActions(ctx.rt.db, [serverId]);
-    const row = actions.find((a) => a.id === event.resourceId);
-    if (row) yield row;
-  }
+  return closingWith(
+    stream,
+    (async function* () {
+      for await (const event of stream) {
+        const [actions] = await listServerActions(ctx.rt.db, [serverId]);
+        const row = actions.find((a) => a.id === event.resourceId);
+        if (row) yield row;
+      }
+    })(),
+  );
 }

@@ -306,7 +306,7 @@ export async function updateServer(ctx: ServiceContext, input: unknown): Promise
 
 /**
  * Locks or unlocks a server. Locked, only admins act on it; the owner may unlock a lock they
- * set, an admin's lock only an admin lifts (Nova's locked_by).
+ * set, an admin's lock only an admin lifts or replaces (Nova's locked_by).
  */
 export async function setServerLocked(
   ctx: ServiceContext,
@@ -321,7 +321,8 @@ export async function setServerLocked(
   return inTransaction(ctx.rt, async (tx) => {
     const row = await lockServer(ctx, tx, id);
     const admin = isAdmin(ctx.auth);
-    if (!locked && row.locked && row.lockedBy === 'admin' && !admin) {
+    // Locking again must not turn an admin's lock into the owner's, which the owner could lift.
+    if (row.locked && row.lockedBy === 'admin' && !admin) {
       throw new ServerLockedError(row.id, row.lockedReason);
     }
     const [updated] = await tx
