@@ -38,6 +38,7 @@ export class ComputeAgent {
   private readonly logger: Logger;
   private readonly availabilityZone: string;
   private readonly serverLocks = new Map<string, Promise<unknown>>();
+  private readonly eventChains = new Map<string, Promise<void>>();
   private unsubscribe: (() => void) | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
 
@@ -77,9 +78,16 @@ export class ComputeAgent {
         },
       });
     this.unsubscribe = this.driver.onEvent((event) => {
-      void this.onDriverEvent(event).catch((err) =>
-        this.logger.error({ err, event }, 'handling a driver event failed'),
-      );
+      // One instance's events are applied in the order they happened (a STOP then a RESUME
+      // must not commit the other way round); different instances do not wait for each other.
+      const id = event.instanceId;
+      const handled = (this.eventChains.get(id) ?? Promise.resolve())
+        .then(() => this.onDriverEvent(event))
+        .catch((err) => this.logger.error({ err, event }, 'handling a driver event failed'));
+      this.eventChains.set(id, handled);
+      void handled.then(() => {
+        if (this.eventChains.get(id) === handled) this.eventChains.delete(id);
+      });
     });
     const report = await this.reconcile();
     this.heartbeat = setInterval(() => {
@@ -115,8 +123,9 @@ export class ComputeAgent {
 
   /**
    * A guest that powers itself off, or a process that dies, moves its server to SHUTOFF (Nova's
-   * power-state sync), with an instance action saying why. Servers with a task running are left
-   * to their job, which sets the final state itself.
+   * power-state sync; a server in VERIFY_RESIZE keeps that status, shut off), with an instance
+   * action saying why. Servers with a task running are left to their job, which sets the final
+   * state itself.
    */
   private async onDriverEvent(event: ComputeEvent): Promise<void> {
     if (event.kind === 'SHUTDOWN' || event.kind === 'GONE') {
@@ -125,9 +134,9 @@ export class ComputeAgent {
           ? 'The hypervisor process ended unexpectedly'
           : 'The guest shut itself down';
       await this.db.transaction(async (tx) => {
-        const [row] = await tx
-          .update(servers)
-          .set({ vmState: 'stopped', powerState: 'shutdown' })
+        const [current] = await tx
+          .select()
+          .from(servers)
           .where(
             and(
               eq(servers.id, event.instanceId),
@@ -135,8 +144,19 @@ export class ComputeAgent {
               inArray(servers.vmState, ['active', 'paused', 'suspended', 'resized']),
             ),
           )
+          .for('update');
+        if (!current) return;
+        // A resize waiting for confirm or revert stays in VERIFY_RESIZE, shut off (as Nova's
+        // power-state sync leaves RESIZED alone): the host still keeps what a revert needs,
+        // and only confirm or revert may end it.
+        const [row] = await tx
+          .update(servers)
+          .set({
+            vmState: current.vmState === 'resized' ? 'resized' : 'stopped',
+            powerState: 'shutdown',
+          })
+          .where(eq(servers.id, current.id))
           .returning();
-        if (!row) return;
         const action = await recordAction(tx, {
           serverId: row.id,
           projectId: row.projectId,
@@ -258,6 +278,23 @@ export class ComputeAgent {
         })
         .where(eq(servers.id, server.id))
         .returning();
+      // A VM that died while no Stratus watched it: recorded as the event path records a
+      // crash, so the server's actions say why it is off.
+      const wasUp = ['running', 'paused', 'suspended'].includes(server.powerState);
+      if (!interrupted && !building && power === 'shutdown' && wasUp) {
+        const action = await recordAction(tx, {
+          serverId: row.id,
+          projectId: row.projectId,
+          userId: null,
+          action: 'stop',
+          requestId: AGENT_REQUEST,
+        });
+        await finishAction(
+          tx,
+          action.id,
+          'The hypervisor process was not running when Stratus started',
+        );
+      }
       await publishServerEvent(tx, 'SERVER_UPDATED', row);
     });
     if (interrupted || building) report.repaired.push(server.id);
