@@ -88,28 +88,41 @@ builder.subscriptionFields((t) => ({
   }),
 }));
 
-/** Current state first, then each update, ending after the operation's terminal state. */
-async function* operationUpdates(ctx: GraphQLContext, id: string) {
+/**
+ * Current state first, then each update, ending after the operation's terminal state. The
+ * first read happens before the stream is returned, so an unknown id fails with its code
+ * rather than as an error inside the stream (which a client would see as internal).
+ */
+async function operationUpdates(ctx: GraphQLContext, id: string) {
   const stream = ctx.rt.events.stream({
     after: null,
     accept: (e) => e.resourceType === 'Operation' && e.resourceId === id && visibleTo(ctx, e),
   });
-  try {
-    let [current] = await loadOperations(ctx, [id]);
-    if (!current) throw new InvalidInputError('id', `No operation with id "${id}"`);
-    yield current;
-    while (
-      current &&
-      current.status !== 'SUCCEEDED' &&
-      current.status !== 'FAILED' &&
-      current.status !== 'CANCELLED'
-    ) {
-      const next = await stream.next();
-      if (next.done) return;
-      [current] = await loadOperations(ctx, [id]);
-      if (current) yield current;
-    }
-  } finally {
+  const [first] = await loadOperations(ctx, [id]).catch(async (error) => {
     await stream.return?.();
+    throw error;
+  });
+  if (!first) {
+    await stream.return?.();
+    throw new InvalidInputError('id', `No operation with id "${id}"`);
   }
+  return (async function* () {
+    try {
+      let current: typeof first | null = first;
+      yield current;
+      while (
+        current &&
+        current.status !== 'SUCCEEDED' &&
+        current.status !== 'FAILED' &&
+        current.status !== 'CANCELLED'
+      ) {
+        const next = await stream.next();
+        if (next.done) return;
+        [current] = await loadOperations(ctx, [id]);
+        if (current) yield current;
+      }
+    } finally {
+      await stream.return?.();
+    }
+  })();
 }

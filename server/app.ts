@@ -191,13 +191,14 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
           async requestDidStart() {
             return {
               async willSendResponse({ contextValue, response }) {
-                if (response.body.kind !== 'single' || !response.body.singleResult.errors) return;
                 const requestId = contextValue?.requestId;
+                // Every response names its request, so instance actions can be matched to it.
+                response.http.headers.set('x-request-id', requestId ?? '');
+                if (response.body.kind !== 'single' || !response.body.singleResult.errors) return;
                 response.body.singleResult.errors = response.body.singleResult.errors.map((e) => ({
                   ...e,
                   extensions: { ...e.extensions, requestId },
                 }));
-                response.http.headers.set('x-request-id', requestId ?? '');
               },
             };
           },

@@ -83,7 +83,8 @@ export class FakeHost {
  * on the ACPI button unless `guestIgnoresAcpi`. Before those, like the test guest's kernel, a
  * boot prints its memory (`Memory: ...K/<memoryMib * 1024>K available`), its CPUs
  * (`smp: Brought up 1 node, <vcpus> CPUs`) and its disk (`[vda] <sectors> 512-byte logical
- * blocks`), so a resize shows. `snapshot` writes a small placeholder file, not a disk image;
+ * blocks`), so a resize shows. `snapshot` writes an empty qcow2 of the root disk's size (a
+ * valid image, so it can be uploaded to Glance), not the guest's data;
  * `rebuild` cannot check that the base image exists.
  */
 export class FakeComputeDriver extends BaseComputeDriver {
@@ -312,7 +313,7 @@ export class FakeComputeDriver extends BaseComputeDriver {
     if (frozen) this.stop(instanceId, instance);
     try {
       await this.delay(this.options.operationDelayMs);
-      const body = `fake snapshot of instance ${instanceId}\n`;
+      const body = emptyQcow2(instance.spec.rootDisk.sizeGib);
       const temporary = path.join(
         path.dirname(destPath),
         `.${path.basename(destPath)}.${randomUUID()}.tmp`,
@@ -326,7 +327,7 @@ export class FakeComputeDriver extends BaseComputeDriver {
           cause: err,
         });
       }
-      return { format: 'qcow2', sizeBytes: Buffer.byteLength(body) };
+      return { format: 'qcow2', sizeBytes: body.length };
     } finally {
       if (frozen && instance.pid !== null) this.cont(instanceId, instance);
     }
@@ -534,4 +535,27 @@ const QUIT = { guest: false, reason: 'host-qmp-quit' };
 /** Whether an injected-failure knob applies to the instance named `name`. */
 function matches(knob: boolean | RegExp | undefined, name: string): boolean {
   return knob === true || (knob instanceof RegExp && knob.test(name));
+}
+
+/**
+ * The smallest valid qcow2 (version 2) of `sizeGib` with no data: header, refcount table,
+ * refcount block and L1 table, one 64 KiB cluster each. `qemu-img check` finds no errors.
+ */
+export function emptyQcow2(sizeGib: number): Buffer {
+  const cluster = 65_536;
+  const size = BigInt(sizeGib) * 1024n ** 3n;
+  const perL2 = BigInt(cluster) * BigInt(cluster / 8);
+  const l1Size = Number((size + perL2 - 1n) / perL2);
+  const buf = Buffer.alloc(4 * cluster);
+  buf.write('QFI\xfb', 0, 'latin1');
+  buf.writeUInt32BE(2, 4); // version
+  buf.writeUInt32BE(16, 20); // cluster_bits
+  buf.writeBigUInt64BE(size, 24);
+  buf.writeUInt32BE(l1Size, 36);
+  buf.writeBigUInt64BE(BigInt(3 * cluster), 40); // l1_table_offset
+  buf.writeBigUInt64BE(BigInt(cluster), 48); // refcount_table_offset
+  buf.writeUInt32BE(1, 56); // refcount_table_clusters
+  buf.writeBigUInt64BE(BigInt(2 * cluster), cluster); // the one refcount block
+  for (let i = 0; i < 4; i++) buf.writeUInt16BE(1, 2 * cluster + 2 * i);
+  return buf;
 }

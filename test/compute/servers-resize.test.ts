@@ -207,11 +207,8 @@ describe('resize, rebuild and snapshot', () => {
     await deleteAndWait(s, t, id);
   });
 
-  // Fails today: the fake driver's snapshot writes a text placeholder, which the image upload's
-  // format check refuses ("declared qcow2 but its bytes are raw"), so the image ends killed and
-  // the operation FAILED. drivers/compute/fake.ts should write a real (tiny) qcow2. Turn this
-  // back into `it` once it does.
-  it.fails('createServerImage gives an active private qcow2 snapshot image', async () => {
+  // The fake driver's snapshot is an empty but valid qcow2, so it passes the upload's format check.
+  it('createServerImage gives an active private qcow2 snapshot image', async () => {
     const t = member.token!;
     const id = await activeServer(s, t, { name: 'pictured', imageId, flavorId: small });
     const data = await s.ok(

@@ -48,6 +48,17 @@ describe('operations', () => {
     expect(progress).toEqual([...progress].sort((x, y) => x - y));
   });
 
+  it("another project's operation cannot be watched: BAD_USER_INPUT, not an internal error", async () => {
+    const m = await seed.member('member');
+    const started = await s.ok(START, { input: { stages: 1, stageMillis: 0 } }, m.token);
+    const other = await seed.member('member');
+    const sub = s.subscribe(WATCH, { id: started.startTestOperation.operation.id }, other.token);
+    await sub.ended;
+    expect(sub.values).toHaveLength(1);
+    expect(sub.values[0].data).toBeUndefined();
+    expect(sub.values[0].errors[0].extensions.code).toBe('BAD_USER_INPUT');
+  });
+
   it('a failing stage ends the operation FAILED with a typed error', async () => {
     const m = await seed.member('member');
     const started = await s.ok(
