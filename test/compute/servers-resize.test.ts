@@ -120,6 +120,36 @@ describe('resize, rebuild and snapshot', () => {
     });
   });
 
+  it('a resize the host fails rolls back: old flavor, running again, quota given back', async () => {
+    const failing = await startTestStratus({
+      compute: { ...s.config.compute, driverConfig: { failResize: true } },
+    });
+    try {
+      const m = await new Seed(failing).member('member');
+      const t = m.token!;
+      const one = await flavor(failing, { vcpus: 1, ramMib: 128, rootDiskGib: 1 });
+      const two = await flavor(failing, { vcpus: 2, ramMib: 256, rootDiskGib: 1 });
+      const disk = await uploadImage(failing, t, { name: 'd', diskFormat: 'raw' }, emptyDisk());
+      const id = await activeServer(failing, t, { name: 'stuck', imageId: disk, flavorId: one });
+      const started = await serverAction(
+        failing,
+        t,
+        'resizeServer',
+        { id, flavorId: two },
+        'ResizeServerInput',
+      );
+      const op = await waitForOperation(failing, t, started.started.operation.id);
+      expect(op.status).toBe('FAILED');
+      expect(op.error.code).toBe('HYPERVISOR_ERROR');
+      const server = await waitForStatus(failing, t, id, 'ACTIVE');
+      expect(server.flavor).toMatchObject({ vcpus: 1, ramMib: 128 });
+      expect(server.powerState).toBe('running');
+      expect(await quotaInUse(failing, m.projectId)).toMatchObject({ cores: 1, ram_mib: 128 });
+    } finally {
+      await failing.stop();
+    }
+  });
+
   it('revert: the old flavor and the old quota come back; a stopped server stays stopped', async () => {
     const t = member.token!;
     const id = await activeServer(s, t, { name: 'try', imageId, flavorId: medium });

@@ -17,7 +17,7 @@ import {
   type VmState,
 } from '../../resolvers/compute/server-states';
 import type { ImageRow } from '../../resolvers/images/access';
-import { storeImageBytes } from '../../resolvers/images/upload';
+import { ImageFormatError, storeImageBytes } from '../../resolvers/images/upload';
 import { advanceOperation, finishOperation, type OperationRow } from '../../resolvers/operations';
 import { releaseQuota } from '../../resolvers/quotas';
 import type { Runtime } from '../../resolvers/runtime';
@@ -170,7 +170,9 @@ export function serverJobs(rt: Runtime, agent: ComputeAgent): ServerJobs {
         ? error.code
         : error instanceof NoValidHostError
           ? 'NO_VALID_HOST'
-          : 'HYPERVISOR_ERROR';
+          : error instanceof ImageFormatError
+            ? 'IMAGE_INVALID'
+            : 'HYPERVISOR_ERROR';
     const message = error instanceof Error ? error.message : String(error);
     rt.logger.warn({ err: error, operationId: op.id, serverId }, 'server operation failed');
     await db.transaction(async (tx) => {
@@ -299,7 +301,8 @@ export function serverJobs(rt: Runtime, agent: ComputeAgent): ServerJobs {
             powerState: 'nostate',
             host: null,
             fault: {
-              code: error instanceof NoValidHostError ? 500 : 500,
+              // Nova records every build failure, NoValidHost included, as a 500 fault.
+              code: 500,
               message: error instanceof NoValidHostError ? message : 'Build of the server failed',
               details: message,
               createdAt: new Date().toISOString(),
@@ -362,8 +365,18 @@ export function serverJobs(rt: Runtime, agent: ComputeAgent): ServerJobs {
         await db.transaction((tx) => finishAction(tx, input.actionId, null));
         await finishOperation(db, op.id, { result: { serverId: server.id, ...result } });
       } catch (error) {
-        const repair = { ...(await observedState(server.id)) };
-        // A failed resize keeps VERIFY_RESIZE out: the old size is still what the host runs.
+        if (name === 'resize' && !(error instanceof SupersededError)) {
+          await rollBackResize(server, input.newFlavor as FlavorSnapshot);
+        }
+        const repair: ServerUpdate = { ...(await observedState(server.id)) };
+        if (name === 'resize') {
+          Object.assign(repair, {
+            flavor: server.flavor,
+            flavorId: server.flavorId,
+            oldFlavor: null,
+          });
+        }
+        // A failed confirm or revert stays in VERIFY_RESIZE: the resize is still pending.
         if (name === 'confirmResize' || name === 'revertResize') repair.vmState = 'resized';
         if (name === 'createImage' && typeof input.imageId === 'string') {
           await db
@@ -374,6 +387,29 @@ export function serverJobs(rt: Runtime, agent: ComputeAgent): ServerJobs {
         await fail(op, input.actionId, error, repair, server.id);
       }
     });
+  }
+
+  /**
+   * Undoes a resize that failed part way: the host goes back to the old size (and runs again
+   * if it ran before), and the quota reserved for the larger size is given back.
+   */
+  async function rollBackResize(server: ServerRow, newFlavor: FlavorSnapshot): Promise<void> {
+    const d = agent.driver;
+    try {
+      if (await d.hasPendingResize(server.id)) {
+        await d.powerOff(server.id, { graceful: false });
+        await d.revertResize(server.id);
+      }
+      if (server.powerState === 'running') await d.start(server.id);
+    } catch (err) {
+      rt.logger.error({ err, serverId: server.id }, 'rolling back a failed resize failed');
+    }
+    await db.transaction((tx) =>
+      releaseQuota(tx, server.projectId, {
+        cores: Math.max(0, newFlavor.vcpus - server.flavor.vcpus),
+        ram_mib: Math.max(0, newFlavor.ramMib - server.flavor.ramMib),
+      }),
+    );
   }
 
   /** The steps of each action, one per stage named in ACTION_RULES. */
@@ -473,6 +509,7 @@ export function serverJobs(rt: Runtime, agent: ComputeAgent): ServerJobs {
                 taskState: null,
                 vmState: 'stopped',
                 powerState: 'shutdown',
+                fault: null,
               });
               return;
             }
