@@ -2,6 +2,7 @@ import type { FlavorSnapshot, ServerFault } from '../db/tables';
 import { ServerLockedError, ServerStateError } from '../resolvers/compute/errors';
 import { listHypervisors } from '../resolvers/compute/hypervisors';
 import {
+  actionFromEvent,
   type InstanceActionEventRow,
   type InstanceActionRow,
   latestServerActions,
@@ -688,11 +689,7 @@ async function actionUpdates(
   return closingWith(
     stream,
     (async function* () {
-      for await (const event of stream) {
-        const [actions] = await listServerActions(ctx.rt.db, [serverId]);
-        const row = actions.find((a) => a.id === event.resourceId);
-        if (row) yield row;
-      }
+      for await (const event of stream) yield actionFromEvent(event);
     })(),
   );
 }

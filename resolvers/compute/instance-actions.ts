@@ -1,7 +1,7 @@
 import { and, desc, eq, inArray, isNull } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../../db/connection';
 import { instanceActionEvents, instanceActions } from '../../db/tables';
-import { publishEvent } from '../events';
+import { publishEvent, type StratusEvent } from '../events';
 
 export type InstanceActionRow = typeof instanceActions.$inferSelect;
 export type InstanceActionEventRow = typeof instanceActionEvents.$inferSelect;
@@ -120,12 +120,27 @@ export async function listActionEvents(
   return actionIds.map((id) => rows.filter((r) => r.actionId === id));
 }
 
+/** The event carries the action as committed, so subscribers see each state, not the latest. */
 function actionEvent(tx: Tx, row: InstanceActionRow, kind: string) {
   return publishEvent(tx, {
     kind,
     projectId: row.projectId,
     resourceType: 'InstanceAction',
     resourceId: row.id,
-    payload: { serverId: row.serverId, action: row.action, message: row.message },
+    payload: {
+      ...row,
+      startTime: row.startTime.toISOString(),
+      finishTime: row.finishTime?.toISOString() ?? null,
+    },
   });
+}
+
+/** The action row an instance action event carried. */
+export function actionFromEvent(event: StratusEvent): InstanceActionRow {
+  const p = event.payload as Record<string, unknown>;
+  return {
+    ...(p as unknown as InstanceActionRow),
+    startTime: new Date(p.startTime as string),
+    finishTime: typeof p.finishTime === 'string' ? new Date(p.finishTime) : null,
+  };
 }
