@@ -21,11 +21,14 @@ export interface NewOperation {
   resourceId?: string | null;
   stageNames: string[];
   input: Record<string, unknown>;
+  /** The job to enqueue, when it is not named like the operation (e.g. routed to a host). */
+  jobName?: string;
 }
 
 /**
  * Records an operation and enqueues its job in the caller's transaction (transactional
- * outbox): either both exist after commit or neither does. The job kind is the operation kind.
+ * outbox): either both exist after commit or neither does. The job is named like the operation
+ * kind unless `jobName` says otherwise.
  */
 export async function startOperation(tx: Tx, op: NewOperation): Promise<OperationRow> {
   const stages: OperationStage[] = op.stageNames.map((name) => ({
@@ -47,7 +50,7 @@ export async function startOperation(tx: Tx, op: NewOperation): Promise<Operatio
     })
     .returning();
   await tx.execute(
-    sql`select graphile_worker.add_job(${op.kind}, ${JSON.stringify({ operationId: row.id })}::json, max_attempts => 1)`,
+    sql`select graphile_worker.add_job(${op.jobName ?? op.kind}, ${JSON.stringify({ operationId: row.id })}::json, max_attempts => 1)`,
   );
   await operationEvent(tx, row);
   return row;

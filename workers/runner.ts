@@ -1,9 +1,8 @@
 import { Logger as GraphileLogger, type Runner, run, type TaskList } from 'graphile-worker';
 import type pg from 'pg';
 import type { Database } from '../db/connection';
-import { actionJob, DELETE_JOB } from '../resolvers/compute/server-actions';
+import { actionJob, BUILD_JOB, DELETE_JOB, onHost } from '../resolvers/compute/jobs';
 import { ACTION_RULES, type SlowAction } from '../resolvers/compute/server-states';
-import { BUILD_JOB } from '../resolvers/compute/servers';
 import { finishOperation, TEST_JOB_KIND } from '../resolvers/operations';
 import type { Logger } from '../server/logger';
 import type { ServerJobs } from './tasks/servers';
@@ -39,10 +38,15 @@ function taskList(opts: WorkerOptions): TaskList {
   if (opts.enableTestJobs) tasks[TEST_JOB_KIND] = operationTask((id) => runTestStages(opts.db, id));
   const jobs = opts.serverJobs;
   if (jobs) {
-    tasks[BUILD_JOB] = operationTask((id) => jobs.build(id));
-    tasks[DELETE_JOB] = operationTask((id) => jobs.delete(id));
+    // Unsuffixed names run on any compute host; name@host only on that host (resolvers/compute/jobs.ts).
+    const anyAndHere = (kind: string) => [kind, onHost(kind, jobs.hostname)];
+    tasks[BUILD_JOB] = operationTask((id) => jobs.build(id, false));
+    tasks[onHost(BUILD_JOB, jobs.hostname)] = operationTask((id) => jobs.build(id, true));
+    for (const name of anyAndHere(DELETE_JOB)) tasks[name] = operationTask((id) => jobs.delete(id));
     for (const action of Object.keys(ACTION_RULES) as SlowAction[]) {
-      tasks[actionJob(action)] = operationTask((id) => jobs.action(id, action));
+      for (const name of anyAndHere(actionJob(action))) {
+        tasks[name] = operationTask((id) => jobs.action(id, action));
+      }
     }
   }
   return tasks;

@@ -13,6 +13,8 @@ export interface HostState {
   hostname: string;
   availabilityZone: string;
   enabled: boolean;
+  /** Its process reported within HOST_DOWN_AFTER_MS (Nova's servicegroup "up"). */
+  up: boolean;
   vcpus: number;
   memoryMib: number;
   diskGib: number;
@@ -44,7 +46,7 @@ interface Filter {
 }
 
 export const FILTERS: Filter[] = [
-  { name: 'ComputeFilter', passes: (h) => h.enabled },
+  { name: 'ComputeFilter', passes: (h) => h.enabled && h.up },
   {
     name: 'AvailabilityZoneFilter',
     passes: (h, s) => s.availabilityZone === null || h.availabilityZone === s.availabilityZone,
@@ -98,6 +100,10 @@ export const WEIGHERS: Weigher[] = [
   },
 ];
 
+/** A host whose process has not reported for this long is down (it reports every 30 s). */
+export const HOST_DOWN_AFTER_MS = 90_000;
+export const hostDeadline = () => new Date(Date.now() - HOST_DOWN_AFTER_MS);
+
 /** Picks the host for `spec`, or throws NoValidHostError naming the filter that left none. */
 export function selectHost(
   hosts: HostState[],
@@ -141,6 +147,7 @@ export async function lockHostStates(tx: Tx): Promise<HostState[]> {
       hostname: h.hostname,
       availabilityZone: h.availabilityZone,
       enabled: h.enabled,
+      up: h.lastSeenAt > hostDeadline(),
       vcpus: h.vcpus,
       memoryMib: h.memoryMib,
       diskGib: h.diskGib,

@@ -13,6 +13,7 @@ import { isUuid, nameSchema, parseInput } from '../validation';
 import { ServerLockedError, ServerStateError } from './errors';
 import { loadFlavors } from './flavors';
 import { finishAction, recordAction } from './instance-actions';
+import { actionJob, DELETE_JOB, jobFor } from './jobs';
 import { publishServerEvent } from './server-events';
 import {
   ACTION_RULES,
@@ -22,9 +23,6 @@ import {
   serverStatus,
 } from './server-states';
 import { bootableImage, metadataSchema, requireCompute, tagsSchema } from './servers';
-
-export const DELETE_JOB = 'server.delete';
-export const actionJob = (action: SlowAction) => `server.${action}`;
 
 export interface StartedAction {
   server: ServerRow;
@@ -63,7 +61,7 @@ async function startAction(
   } = {},
 ): Promise<StartedAction> {
   authorize(ctx, 'compute:server_action');
-  requireCompute(ctx);
+  await requireCompute(ctx);
   const rule = ACTION_RULES[action];
   return inTransaction(ctx.rt, async (tx) => {
     const row = await lockServer(ctx, tx, serverId);
@@ -91,6 +89,7 @@ async function startAction(
     });
     const operation = await startOperation(tx, {
       kind: actionJob(action),
+      jobName: jobFor(actionJob(action), row.host),
       projectId: row.projectId,
       createdByUserId: ctx.auth!.userId,
       resourceType: 'Server',
@@ -230,7 +229,7 @@ export async function createServerImage(
 /** Deletes a server (any state but a delete in progress); quota is released once it is gone. */
 export async function deleteServer(ctx: ServiceContext, id: string): Promise<StartedAction> {
   authorize(ctx, 'compute:delete_server');
-  requireCompute(ctx);
+  await requireCompute(ctx);
   return inTransaction(ctx.rt, async (tx) => {
     const row = await lockServer(ctx, tx, id);
     checkUnlocked(ctx, row);
@@ -251,6 +250,7 @@ export async function deleteServer(ctx: ServiceContext, id: string): Promise<Sta
     });
     const operation = await startOperation(tx, {
       kind: DELETE_JOB,
+      jobName: jobFor(DELETE_JOB, row.host),
       projectId: row.projectId,
       createdByUserId: ctx.auth!.userId,
       resourceType: 'Server',

@@ -1,6 +1,6 @@
 import { and, eq, gt, ilike, inArray, isNull, notInArray, or, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { servers } from '../../db/tables';
+import { computeHosts, servers } from '../../db/tables';
 import { InstanceNotFoundError } from '../../drivers/compute/errors';
 import { authorize } from '../authorize';
 import { FeatureDisabledError, InvalidInputError, NotFoundError } from '../errors';
@@ -14,14 +14,15 @@ import { inTransaction, type ServiceContext } from '../runtime';
 import { isUuid, nameSchema, parseInput } from '../validation';
 import { type FlavorRow, loadFlavors } from './flavors';
 import { recordAction } from './instance-actions';
+import { BUILD_JOB } from './jobs';
 import { loadKeypairs } from './keypairs';
+import { hostDeadline } from './scheduler';
 import { publishServerEvent } from './server-events';
 import { loadServerGroups } from './server-groups';
 import { BUILD_STAGES, type ServerRow, type ServerStatus, statusCondition } from './server-states';
 
 export type { ServerRow };
 
-export const BUILD_JOB = 'server.build';
 const GIB = 1024 ** 3;
 /** Nova's limits: user data 64 KiB, metadata 128 items of 255 characters. */
 export const USER_DATA_MAX_BYTES = 65_536;
@@ -145,14 +146,22 @@ export interface CreatedServers {
   operations: OperationRow[];
 }
 
-/** Whether this Stratus can build servers; FeatureDisabledError naming why not. */
-export function requireCompute(ctx: ServiceContext): void {
-  if (!ctx.rt.jobKinds.has(BUILD_JOB)) {
-    throw new FeatureDisabledError(
-      'Compute',
-      ctx.rt.computeUnavailable ?? 'no compute driver is loaded in this process',
-    );
-  }
+/**
+ * Whether servers can be built: this process runs a compute host, or another live one is
+ * registered on the database; FeatureDisabledError naming why not.
+ */
+export async function requireCompute(ctx: ServiceContext): Promise<void> {
+  if (ctx.rt.jobKinds.has(BUILD_JOB)) return;
+  const [live] = await ctx.rt.db
+    .select({ hostname: computeHosts.hostname })
+    .from(computeHosts)
+    .where(and(eq(computeHosts.enabled, true), gt(computeHosts.lastSeenAt, hostDeadline())))
+    .limit(1);
+  if (live) return;
+  throw new FeatureDisabledError(
+    'Compute',
+    ctx.rt.computeUnavailable ?? 'no compute host is running; start Stratus with a compute driver',
+  );
 }
 
 /** Checks an image can boot a server of `flavor`; the error names `field`. */
@@ -218,7 +227,7 @@ export async function createServers(ctx: ServiceContext, input: unknown): Promis
   const data = parseInput(createInput, input);
   const projectId = scopedProjectId(ctx.auth);
   if (!projectId) throw new InvalidInputError('input', 'A token scoped to a project is required');
-  requireCompute(ctx);
+  await requireCompute(ctx);
   const [flavor] = isUuid(data.flavorId) ? await loadFlavors(ctx, [data.flavorId]) : [null];
   if (!flavor) {
     throw new InvalidInputError('input.flavorId', `No flavor with id "${data.flavorId}"`);
@@ -322,8 +331,13 @@ export async function consoleOutput(
   if (lastLines !== null && (!Number.isInteger(lastLines) || lastLines < 1 || lastLines > 10_000)) {
     throw new InvalidInputError('lastLines', 'lastLines must be an integer from 1 to 10000');
   }
-  requireCompute(ctx);
-  const agent = ctx.rt.compute!;
+  const agent = ctx.rt.compute;
+  if (!agent) {
+    throw new FeatureDisabledError(
+      'Console output',
+      ctx.rt.computeUnavailable ?? 'this process runs no compute host',
+    );
+  }
   if (!server.host) return '';
   if (server.host !== agent.hostname) {
     throw new FeatureDisabledError(

@@ -1,12 +1,13 @@
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { type FlavorSnapshot, images, operations, servers } from '../../db/tables';
 import type { InstanceSpec, KernelSpec, RootDiskSpec } from '../../drivers/compute/types';
 import type { ComputeAgent } from '../../resolvers/compute/compute-agent';
 import { NoValidHostError } from '../../resolvers/compute/errors';
 import { finishAction, inActionEvent } from '../../resolvers/compute/instance-actions';
+import { BUILD_JOB, onHost } from '../../resolvers/compute/jobs';
 import { groupPlacement, lockHostStates, selectHost } from '../../resolvers/compute/scheduler';
 import { publishServerEvent } from '../../resolvers/compute/server-events';
 import {
@@ -40,7 +41,9 @@ class JobError extends Error {
 type ServerUpdate = Partial<typeof servers.$inferInsert>;
 
 export interface ServerJobs {
-  build(operationId: string): Promise<void>;
+  /** The host these jobs run on. */
+  hostname: string;
+  build(operationId: string, resumed: boolean): Promise<void>;
   delete(operationId: string): Promise<void>;
   action(operationId: string, action: SlowAction): Promise<void>;
 }
@@ -74,11 +77,11 @@ export function serverJobs(rt: Runtime, agent: ComputeAgent): ServerJobs {
     return { op, input, server };
   }
 
-  /** Runs the operation's stages in order; stage i runs `steps[i]`. */
-  async function stages(op: OperationRow, steps: Array<() => Promise<void>>) {
-    for (const [i, step] of steps.entries()) {
+  /** Runs the operation's stages in order from stage `first`; stage i runs `steps[i]`. */
+  async function stages(op: OperationRow, steps: Array<() => Promise<void>>, first = 0) {
+    for (let i = first; i < steps.length; i++) {
       await advanceOperation(db, op.id, i, 'RUNNING');
-      await step();
+      await steps[i]();
       await advanceOperation(db, op.id, i, 'DONE');
     }
   }
@@ -196,16 +199,28 @@ export function serverJobs(rt: Runtime, agent: ComputeAgent): ServerJobs {
     return { taskState: null, powerState: power, vmState: restingStateFor(power) };
   }
 
-  async function build(operationId: string): Promise<void> {
+  /**
+   * The build: schedules (on any compute host), then fetches the image and spawns on the chosen
+   * host. When the scheduler picks another host, the rest is handed to that host's process
+   * (`resumed`) through its own job name, in the scheduling transaction.
+   */
+  async function build(operationId: string, resumed: boolean): Promise<void> {
     const { op, input, server } = await loadOp(operationId);
     if (!server) return;
     await agent.withServer(server.id, async () => {
+      let handedOver = false;
       try {
+        if (
+          resumed &&
+          (server.taskState !== 'block_device_mapping' || server.host !== agent.hostname)
+        ) {
+          throw new SupersededError('not waiting for this host');
+        }
         let current = server;
         let files: Awaited<ReturnType<typeof fetchBootFiles>> | null = null;
         let spec: InstanceSpec | null = null;
         // One step per BUILD_STAGES entry: scheduling, fetching-image, creating-disk, spawning.
-        await stages(op, [
+        const steps = [
           async () => {
             current = await inActionEvent(db, input.actionId, 'schedule_instance', () =>
               db.transaction(async (tx) => {
@@ -228,17 +243,18 @@ export function serverJobs(rt: Runtime, agent: ComputeAgent): ServerJobs {
                   },
                   rt.config.compute.allocationRatios,
                 );
-                if (host.hostname !== agent.hostname) {
-                  throw new NoValidHostError(
-                    `the scheduler chose ${host.hostname}, but only ${agent.hostname} runs jobs here (multi-host dispatch is not built yet)`,
-                  );
-                }
                 const [updated] = await tx
                   .update(servers)
                   .set({ host: host.hostname, taskState: 'block_device_mapping' })
                   .where(eq(servers.id, row.id))
                   .returning();
                 await publishServerEvent(tx, 'SERVER_UPDATED', updated);
+                if (host.hostname !== agent.hostname) {
+                  handedOver = true;
+                  await tx.execute(
+                    sql`select graphile_worker.add_job(${onHost(BUILD_JOB, host.hostname)}, ${JSON.stringify({ operationId: op.id })}::json, max_attempts => 1)`,
+                  );
+                }
                 return updated;
               }),
             );
@@ -286,7 +302,12 @@ export function serverJobs(rt: Runtime, agent: ComputeAgent): ServerJobs {
               launchedAt: new Date(),
             });
           },
-        ]);
+        ];
+        if (!resumed) {
+          await stages(op, steps.slice(0, 1));
+          if (handedOver) return;
+        }
+        await stages(op, steps, 1);
         await db.transaction((tx) => finishAction(tx, input.actionId, null));
         await finishOperation(db, op.id, { result: { serverId: server.id } });
       } catch (error) {
@@ -648,7 +669,7 @@ export function serverJobs(rt: Runtime, agent: ComputeAgent): ServerJobs {
     }
   }
 
-  return { build, delete: remove, action };
+  return { hostname: agent.hostname, build, delete: remove, action };
 }
 
 /** Quota a server holds: during a resize, the larger of its two flavors. */
