@@ -14,8 +14,8 @@ import {
   waitForOperation,
   waitForStatus,
 } from '../support/compute';
-import { startTestStratus, type TestStratus } from '../support/harness';
-import { Seed, type SeededUser } from '../support/seed';
+import type { TestStratus } from '../support/harness';
+import type { Seed, SeededUser } from '../support/seed';
 import {
   act,
   activeServer,
@@ -25,7 +25,9 @@ import {
   projectRows,
   quickServerMutation,
   quotaInUse,
+  serverNames,
   setQuota,
+  startComputeTestbed,
 } from '../support/servers';
 
 /**
@@ -39,32 +41,14 @@ let seed: Seed;
 let imageId: string;
 let flavorId: string;
 beforeAll(async () => {
-  s = await startTestStratus();
-  seed = new Seed(s);
-  flavorId = await flavor(s, { vcpus: 1, ramMib: 128, rootDiskGib: 1 });
-  imageId = await uploadImage(
-    s,
-    s.adminToken,
-    { name: 'public-disk', diskFormat: 'raw', visibility: 'public' },
-    emptyDisk(),
-  );
+  ({ s, seed, imageId, flavorId } = await startComputeTestbed());
 });
 afterAll(async () => {
   await s?.stop();
 });
 
-const SERVERS = `query($filter: ServerFilter, $first: Int, $after: String) {
-  servers(filter: $filter, first: $first, after: $after) {
-    totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id name status } } } }`;
-
-async function listNames(
-  token: string,
-  filter: Record<string, unknown> = {},
-  first?: number,
-): Promise<string[]> {
-  const data = await s.ok(SERVERS, { filter, first }, token);
-  return data.servers.edges.map((e: { node: { name: string } }) => e.node.name).sort();
-}
+const listNames = (token: string, filter: Record<string, unknown> = {}, first?: number) =>
+  serverNames(s, token, filter, first);
 
 describe('quota', () => {
   it('20 concurrent creates with an instances quota of 5 give exactly 5 servers and 15 typed errors', async () => {

@@ -1,15 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, ERROR_FIELDS, serverAction, waitForStatus } from '../support/compute';
+import type { TestStratus } from '../support/harness';
+import type { Seed, SeededUser } from '../support/seed';
 import {
-  createServer,
-  ERROR_FIELDS,
-  emptyDisk,
-  serverAction,
-  uploadImage,
-  waitForStatus,
-} from '../support/compute';
-import { startTestStratus, type TestStratus } from '../support/harness';
-import { Seed, type SeededUser } from '../support/seed';
-import { activeServer, eventually, flavor, quickServerMutation } from '../support/servers';
+  activeServer,
+  eventually,
+  flavor,
+  quickServerMutation,
+  startComputeTestbed,
+} from '../support/servers';
 
 /**
  * Tenant isolation of servers, server groups and instance actions, the reader/member split,
@@ -36,15 +35,7 @@ const DELETE_GROUP = `mutation($id: ID!) { deleteServerGroup(id: $id) {
   __typename ... on Error { message code } ... on NotFoundError { resource } } }`;
 
 beforeAll(async () => {
-  s = await startTestStratus();
-  seed = new Seed(s);
-  flavorId = await flavor(s, { vcpus: 1, ramMib: 128, rootDiskGib: 1 });
-  imageId = await uploadImage(
-    s,
-    s.adminToken,
-    { name: 'public-disk', diskFormat: 'raw', visibility: 'public' },
-    emptyDisk(),
-  );
+  ({ s, seed, imageId, flavorId } = await startComputeTestbed());
   owner = await seed.member('member');
   reader = await seed.member('reader', owner.projectId);
   stranger = await seed.member('member');

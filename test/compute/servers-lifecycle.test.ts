@@ -17,6 +17,7 @@ import {
   gqlWithHeaders,
   quickServerMutation,
   quotaInUse,
+  startComputeTestbed,
 } from '../support/servers';
 
 /**
@@ -30,15 +31,7 @@ let seed: Seed;
 let imageId: string;
 let flavorId: string;
 beforeAll(async () => {
-  s = await startTestStratus();
-  seed = new Seed(s);
-  flavorId = await flavor(s, { vcpus: 1, ramMib: 128, rootDiskGib: 1 });
-  imageId = await uploadImage(
-    s,
-    s.adminToken,
-    { name: 'public-disk', diskFormat: 'raw', visibility: 'public' },
-    emptyDisk(),
-  );
+  ({ s, seed, imageId, flavorId } = await startComputeTestbed());
 });
 afterAll(async () => {
   await s?.stop();

@@ -2,9 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emptyDisk, getServer, uploadImage, waitForStatus } from '../support/compute';
-import { startTestStratus, type TestStratus } from '../support/harness';
-import { Seed, type SeededUser } from '../support/seed';
-import { act, activeServer, deleteAndWait, flavor, quickServerMutation } from '../support/servers';
+import type { TestStratus } from '../support/harness';
+import type { Seed, SeededUser } from '../support/seed';
+import {
+  act,
+  activeServer,
+  deleteAndWait,
+  flavor,
+  quickServerMutation,
+  SERVER_LIST,
+  serverNames,
+  startComputeTestbed,
+} from '../support/servers';
 
 /**
  * Server lists (filters, admin scopes, totalCount, pages, changedSince) and updateServer with
@@ -17,32 +26,14 @@ let seed: Seed;
 let imageId: string;
 let flavorId: string;
 beforeAll(async () => {
-  s = await startTestStratus();
-  seed = new Seed(s);
-  flavorId = await flavor(s, { vcpus: 1, ramMib: 128, rootDiskGib: 1 });
-  imageId = await uploadImage(
-    s,
-    s.adminToken,
-    { name: 'public-disk', diskFormat: 'raw', visibility: 'public' },
-    emptyDisk(),
-  );
+  ({ s, seed, imageId, flavorId } = await startComputeTestbed());
 });
 afterAll(async () => {
   await s?.stop();
 });
 
-const SERVERS = `query($filter: ServerFilter, $first: Int, $after: String) {
-  servers(filter: $filter, first: $first, after: $after) {
-    totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id name status } } } }`;
-
-async function listNames(
-  token: string,
-  filter: Record<string, unknown> = {},
-  first?: number,
-): Promise<string[]> {
-  const data = await s.ok(SERVERS, { filter, first }, token);
-  return data.servers.edges.map((e: { node: { name: string } }) => e.node.name).sort();
-}
+const listNames = (token: string, filter: Record<string, unknown> = {}, first?: number) =>
+  serverNames(s, token, filter, first);
 
 describe('lists', () => {
   let member: SeededUser;
@@ -99,17 +90,17 @@ describe('lists', () => {
 
   it('counts and pages newest first', async () => {
     const t = member.token!;
-    const page1 = await s.ok(SERVERS, { first: 2 }, t);
+    const page1 = await s.ok(SERVER_LIST, { first: 2 }, t);
     expect(page1.servers.totalCount).toBe(3);
     expect(page1.servers.pageInfo.hasNextPage).toBe(true);
-    const page2 = await s.ok(SERVERS, { first: 2, after: page1.servers.pageInfo.endCursor }, t);
+    const page2 = await s.ok(SERVER_LIST, { first: 2, after: page1.servers.pageInfo.endCursor }, t);
     expect(page2.servers.totalCount).toBe(3);
     expect(page2.servers.pageInfo.hasNextPage).toBe(false);
     const order = [...page1.servers.edges, ...page2.servers.edges].map(
       (e: { node: { name: string } }) => e.node.name,
     );
     expect(order).toEqual(['gamma-WEB', 'beta-db', 'alpha-web']);
-    const filtered = await s.ok(SERVERS, { filter: { tags: ['web'] }, first: 1 }, t);
+    const filtered = await s.ok(SERVER_LIST, { filter: { tags: ['web'] }, first: 1 }, t);
     expect(filtered.servers.totalCount).toBe(2);
     expect(filtered.servers.edges).toHaveLength(1);
   });
@@ -136,7 +127,7 @@ describe('lists', () => {
       'gamma-WEB',
     ]);
     expect(await listNames(other.token!, { allProjects: true })).toEqual(['delta-other']);
-    const res = await s.ok(SERVERS, { filter: { allProjects: true } }, s.adminToken);
+    const res = await s.ok(SERVER_LIST, { filter: { allProjects: true } }, s.adminToken);
     expect(res.servers.totalCount).toBeGreaterThanOrEqual(4);
   });
 
@@ -233,7 +224,7 @@ describe('updateServer', () => {
     expect(updates.length).toBeGreaterThanOrEqual(3);
     expect(updates[0].finishTime).not.toBeNull();
     expect(updates[0].user).toEqual({ id: member.userId });
-    const listed = await s.ok(SERVERS, { filter: { tags: ['a'] } }, t);
+    const listed = await s.ok(SERVER_LIST, { filter: { tags: ['a'] } }, t);
     expect(listed.servers.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual([id]);
   });
 

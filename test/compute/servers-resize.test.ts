@@ -13,7 +13,15 @@ import {
 } from '../support/compute';
 import { type Json, startTestStratus, type TestStratus } from '../support/harness';
 import { Seed, type SeededUser } from '../support/seed';
-import { act, activeServer, deleteAndWait, flavor, quotaInUse, setQuota } from '../support/servers';
+import {
+  act,
+  activeServer,
+  deleteAndWait,
+  flavor,
+  quotaInUse,
+  setQuota,
+  startComputeTestbed,
+} from '../support/servers';
 
 /**
  * Resize (confirm, revert, refusals) with its quota, rebuild, snapshot, and servers outliving
@@ -25,15 +33,7 @@ let seed: Seed;
 let imageId: string;
 let flavorId: string;
 beforeAll(async () => {
-  s = await startTestStratus();
-  seed = new Seed(s);
-  flavorId = await flavor(s, { vcpus: 1, ramMib: 128, rootDiskGib: 1 });
-  imageId = await uploadImage(
-    s,
-    s.adminToken,
-    { name: 'public-disk', diskFormat: 'raw', visibility: 'public' },
-    emptyDisk(),
-  );
+  ({ s, seed, imageId, flavorId } = await startComputeTestbed());
 });
 afterAll(async () => {
   await s?.stop();

@@ -4,12 +4,15 @@ import {
   createFlavor,
   createServer,
   ERROR_FIELDS,
+  emptyDisk,
   rawId,
   serverAction,
+  uploadImage,
   waitForOperation,
   waitForStatus,
 } from './compute';
-import type { Json, TestStratus } from './harness';
+import { type Json, startTestStratus, type TestStratus } from './harness';
+import { Seed } from './seed';
 
 /** Helpers for the servers API tests (test/compute/servers-*.test.ts). */
 
@@ -165,4 +168,37 @@ export async function gqlWithHeaders(
     body: JSON.stringify({ query, variables }),
   });
   return { body: await res.json(), requestId: res.headers.get('x-request-id') };
+}
+
+/** A Stratus on the fake compute driver with a public raw image and a 1 vCPU / 128 MiB / 1 GiB flavor. */
+export async function startComputeTestbed(): Promise<{
+  s: TestStratus;
+  seed: Seed;
+  imageId: string;
+  flavorId: string;
+}> {
+  const s = await startTestStratus();
+  const flavorId = await flavor(s, { vcpus: 1, ramMib: 128, rootDiskGib: 1 });
+  const imageId = await uploadImage(
+    s,
+    s.adminToken,
+    { name: 'public-disk', diskFormat: 'raw', visibility: 'public' },
+    emptyDisk(),
+  );
+  return { s, seed: new Seed(s), imageId, flavorId };
+}
+
+export const SERVER_LIST = `query($filter: ServerFilter, $first: Int, $after: String) {
+  servers(filter: $filter, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id name status } } } }`;
+
+/** Names of the servers a token lists with `filter`, sorted. */
+export async function serverNames(
+  s: TestStratus,
+  token: string,
+  filter: Record<string, unknown> = {},
+  first?: number,
+): Promise<string[]> {
+  const data = await s.ok(SERVER_LIST, { filter, first }, token);
+  return data.servers.edges.map((e: { node: { name: string } }) => e.node.name).sort();
 }
