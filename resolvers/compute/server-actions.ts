@@ -22,7 +22,13 @@ import {
   type SlowAction,
   serverStatus,
 } from './server-states';
-import { bootableImage, metadataSchema, requireCompute, tagsSchema } from './servers';
+import {
+  bootableImage,
+  flavorSnapshot,
+  metadataSchema,
+  requireCompute,
+  tagsSchema,
+} from './servers';
 
 export interface StartedAction {
   server: ServerRow;
@@ -52,7 +58,7 @@ function checkUnlocked(ctx: ServiceContext, row: ServerRow): void {
 async function startAction(
   ctx: ServiceContext,
   serverId: string,
-  action: SlowAction,
+  action: SlowAction | 'delete',
   options: {
     input?: Record<string, unknown>;
     task?: string;
@@ -60,13 +66,21 @@ async function startAction(
     prepare?: (tx: Tx, row: ServerRow) => Promise<Record<string, unknown> | undefined>;
   } = {},
 ): Promise<StartedAction> {
-  authorize(ctx, 'compute:server_action');
+  authorize(ctx, action === 'delete' ? 'compute:delete_server' : 'compute:server_action');
   await requireCompute(ctx);
-  const rule = ACTION_RULES[action];
+  // Delete is allowed from any state and during any task but another delete (as in Nova).
+  const rule =
+    action === 'delete'
+      ? { from: null, task: 'deleting', stages: DELETE_STAGES, job: DELETE_JOB }
+      : { ...ACTION_RULES[action], job: actionJob(action) };
   return inTransaction(ctx.rt, async (tx) => {
     const row = await lockServer(ctx, tx, serverId);
     checkUnlocked(ctx, row);
-    if (row.taskState !== null || !rule.from.includes(row.vmState)) {
+    const refused =
+      rule.from === null
+        ? row.taskState === 'deleting'
+        : row.taskState !== null || !rule.from.includes(row.vmState);
+    if (refused) {
       throw new ServerStateError(
         row.id,
         action,
@@ -88,8 +102,8 @@ async function startAction(
       requestId: ctx.requestId,
     });
     const operation = await startOperation(tx, {
-      kind: actionJob(action),
-      jobName: jobFor(actionJob(action), row.host),
+      kind: rule.job,
+      jobName: jobFor(rule.job, row.host),
       projectId: row.projectId,
       createdByUserId: ctx.auth!.userId,
       resourceType: 'Server',
@@ -168,17 +182,7 @@ export async function resizeServer(ctx: ServiceContext, id: string, flavorId: st
         cores: Math.max(0, flavor.vcpus - row.flavor.vcpus),
         ram_mib: Math.max(0, flavor.ramMib - row.flavor.ramMib),
       });
-      return {
-        newFlavor: {
-          flavorId: flavor.id,
-          name: flavor.name,
-          vcpus: flavor.vcpus,
-          ramMib: flavor.ramMib,
-          rootDiskGib: flavor.rootDiskGib,
-          ephemeralGib: flavor.ephemeralGib,
-          swapMib: flavor.swapMib,
-        },
-      };
+      return { newFlavor: flavorSnapshot(flavor) };
     },
   });
 }
@@ -227,41 +231,7 @@ export async function createServerImage(
 }
 
 /** Deletes a server (any state but a delete in progress); quota is released once it is gone. */
-export async function deleteServer(ctx: ServiceContext, id: string): Promise<StartedAction> {
-  authorize(ctx, 'compute:delete_server');
-  await requireCompute(ctx);
-  return inTransaction(ctx.rt, async (tx) => {
-    const row = await lockServer(ctx, tx, id);
-    checkUnlocked(ctx, row);
-    if (row.taskState === 'deleting') {
-      throw new ServerStateError(row.id, 'delete', serverStatus(row.vmState, null), 'deleting');
-    }
-    const [updated] = await tx
-      .update(servers)
-      .set({ taskState: 'deleting' })
-      .where(eq(servers.id, row.id))
-      .returning();
-    const recorded = await recordAction(tx, {
-      serverId: row.id,
-      projectId: row.projectId,
-      userId: ctx.auth!.userId,
-      action: 'delete',
-      requestId: ctx.requestId,
-    });
-    const operation = await startOperation(tx, {
-      kind: DELETE_JOB,
-      jobName: jobFor(DELETE_JOB, row.host),
-      projectId: row.projectId,
-      createdByUserId: ctx.auth!.userId,
-      resourceType: 'Server',
-      resourceId: row.id,
-      stageNames: DELETE_STAGES,
-      input: { serverId: row.id, actionId: recorded.id },
-    });
-    await publishServerEvent(tx, 'SERVER_UPDATED', updated);
-    return { server: updated, operation };
-  });
-}
+export const deleteServer = (ctx: ServiceContext, id: string) => startAction(ctx, id, 'delete');
 
 /** Reads a server for validation before the locked transaction (which checks state again). */
 async function lockFreeRead(ctx: ServiceContext, id: string): Promise<ServerRow> {

@@ -1,6 +1,6 @@
 import { and, eq, gt, ilike, inArray, isNull, notInArray, or, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { computeHosts, servers } from '../../db/tables';
+import { computeHosts, type FlavorSnapshot, servers } from '../../db/tables';
 import { InstanceNotFoundError } from '../../drivers/compute/errors';
 import { authorize } from '../authorize';
 import { FeatureDisabledError, InvalidInputError, NotFoundError } from '../errors';
@@ -146,6 +146,19 @@ export interface CreatedServers {
   operations: OperationRow[];
 }
 
+/** The values a server copies from its flavor, so it keeps them if the flavor is deleted. */
+export function flavorSnapshot(flavor: FlavorRow): FlavorSnapshot {
+  return {
+    flavorId: flavor.id,
+    name: flavor.name,
+    vcpus: flavor.vcpus,
+    ramMib: flavor.ramMib,
+    rootDiskGib: flavor.rootDiskGib,
+    ephemeralGib: flavor.ephemeralGib,
+    swapMib: flavor.swapMib,
+  };
+}
+
 /**
  * Whether servers can be built: this process runs a compute host, or another live one is
  * registered on the database; FeatureDisabledError naming why not.
@@ -276,15 +289,7 @@ export async function createServers(ctx: ServiceContext, input: unknown): Promis
           kernelImageId: kernel?.id ?? null,
           ramdiskImageId: ramdisk?.id ?? null,
           flavorId: flavor.id,
-          flavor: {
-            flavorId: flavor.id,
-            name: flavor.name,
-            vcpus: flavor.vcpus,
-            ramMib: flavor.ramMib,
-            rootDiskGib: flavor.rootDiskGib,
-            ephemeralGib: flavor.ephemeralGib,
-            swapMib: flavor.swapMib,
-          },
+          flavor: flavorSnapshot(flavor),
           keyName: keypair?.name ?? null,
           keyData: keypair?.publicKey ?? null,
           userData: data.userData ?? null,
