@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 
-const ALL = ['tokens', 'http-overhead', 'fanout', 'objects', 'images'];
+const ALL = ['tokens', 'http-overhead', 'fanout', 'objects', 'images', 'servers'];
 const picked = process.argv.slice(2);
 const names = picked.length ? picked : ALL;
 for (const name of names) {
