@@ -137,7 +137,9 @@ export async function releaseQuota(
   projectId: string,
   amounts: Record<string, number>,
 ): Promise<void> {
-  for (const [resource, amount] of Object.entries(amounts)) {
+  // The same row order as reserveQuota, or a release and a reservation deadlock each other.
+  for (const resource of Object.keys(amounts).sort()) {
+    const amount = amounts[resource];
     await tx
       .update(quotaUsage)
       .set({ inUse: sql`greatest(${quotaUsage.inUse} - ${amount}, 0)` })

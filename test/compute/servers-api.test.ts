@@ -51,6 +51,32 @@ const listNames = (token: string, filter: Record<string, unknown> = {}, first?: 
   serverNames(s, token, filter, first);
 
 describe('quota', () => {
+  it('creates and deletes racing in one project all succeed (quota rows locked in one order)', async () => {
+    const member = await seed.member('member');
+    const t = member.token!;
+    await setQuota(s, member.projectId, { instances: -1 });
+    const first = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        activeServer(s, t, { name: `old-${i}`, imageId, flavorId }),
+      ),
+    );
+    // Each delete releases quota while each create reserves it, in the same project at once.
+    const [created] = await Promise.all([
+      Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          activeServer(s, t, { name: `new-${i}`, imageId, flavorId }),
+        ),
+      ),
+      Promise.all(first.map((id) => deleteAndWait(s, t, id))),
+    ]);
+    expect(created).toHaveLength(6);
+    expect(await quotaInUse(s, member.projectId)).toMatchObject({
+      instances: 6,
+      cores: 6,
+      ram_mib: 768,
+    });
+  });
+
   it('20 concurrent creates with an instances quota of 5 give exactly 5 servers and 15 typed errors', async () => {
     const member = await seed.member('member');
     const big = await flavor(s, { vcpus: 2, ramMib: 256, rootDiskGib: 1 });
