@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
@@ -31,7 +32,7 @@ import type { StratusConfig } from './config';
 import { authenticate, serviceContext } from './context';
 import { driverStatuses } from './drivers';
 import { startEmbeddedPostgres } from './embedded-postgres';
-import { formatError } from './errors';
+import { formatError, isUnexpected } from './errors';
 import { EventBus } from './event-bus';
 import { eventStream } from './event-stream';
 import { graphiqlRouter } from './graphiql';
@@ -190,6 +191,14 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
           // The request id goes into every error, so a user's report finds the log line.
           async requestDidStart() {
             return {
+              async didEncounterErrors({ contextValue, errors }) {
+                for (const error of errors.filter(isUnexpected)) {
+                  (contextValue?.log ?? logger).error(
+                    { err: unwrapResolverError(error), path: error.path },
+                    'unexpected error in a GraphQL request',
+                  );
+                }
+              },
               async willSendResponse({ contextValue, response }) {
                 const requestId = contextValue?.requestId;
                 // Every response names its request, so instance actions can be matched to it.

@@ -1,5 +1,5 @@
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { GraphQLFormattedError } from 'graphql';
+import type { GraphQLError, GraphQLFormattedError } from 'graphql';
 import { assertNever, type ErrorCode, InvalidInputError, StratusError } from '../resolvers/errors';
 
 /** The `extensions.code` a client sees for each error family (Apollo's names where one exists). */
@@ -43,8 +43,7 @@ export function formatError(
   }
   const code = formatted.extensions?.code;
   if (code === 'INTERNAL_SERVER_ERROR' || code === undefined) {
-    // Pothos rejects malformed global ids with a plain error; that is the client's input.
-    if (/global ?id|Invalid .*ID/i.test(formatted.message)) {
+    if (isMalformedId(formatted.message)) {
       return { ...formatted, extensions: { ...formatted.extensions, code: 'BAD_USER_INPUT' } };
     }
     return {
@@ -54,4 +53,21 @@ export function formatError(
     };
   }
   return formatted;
+}
+
+/** Pothos rejects malformed global ids with a plain error; that is the client's input. */
+function isMalformedId(message: string): boolean {
+  return /global ?id|Invalid .*ID/i.test(message);
+}
+
+/**
+ * Whether `error` is a bug or an outage rather than an expected failure: what `formatError`
+ * hides as "Internal server error". These are logged with the request id, so a user's report
+ * of that id finds the cause.
+ */
+export function isUnexpected(error: GraphQLError): boolean {
+  const original = unwrapResolverError(error);
+  if (original instanceof StratusError) return false;
+  const code = error.extensions?.code;
+  return (code === 'INTERNAL_SERVER_ERROR' || code === undefined) && !isMalformedId(error.message);
 }

@@ -14,7 +14,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { AuthContext } from '../resolvers/identity/auth-context';
 import type { Runtime, ServiceContext } from '../resolvers/runtime';
 import { authenticate, serviceContext } from './context';
-import { formatError } from './errors';
+import { formatError, isUnexpected } from './errors';
 import type { Metrics } from './metrics';
 
 /** Close code for a connection whose token was revoked or expired (4401 is graphql-ws's Unauthorized). */
@@ -57,6 +57,14 @@ export function attachWebSocket(
       }
     }
   };
+  const logUnexpected = (service: ServiceContext | undefined, errors: readonly GraphQLError[]) => {
+    for (const error of errors.filter(isUnexpected)) {
+      (service?.log ?? rt.logger).error(
+        { err: error.originalError ?? error, path: error.path },
+        'unexpected error in a GraphQL subscription',
+      );
+    }
+  };
   const stopListening = rt.revocations.onRevocation(closeInvalid);
   const sweeper = setInterval(closeInvalid, SWEEP_MS);
   sweeper.unref();
@@ -87,11 +95,15 @@ export function attachWebSocket(
         return true;
       },
       // Errors over WebSocket read like errors over HTTP: same codes, no internals.
-      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e)),
-      onNext: (_ctx, _id, _payload, _args, result) =>
-        result.errors
-          ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) }
-          : result,
+      onError: (ctx, _id, _payload, errors) => {
+        logUnexpected(ctx.extra.service, errors);
+        return errors.map((e) => formatError(e.toJSON(), e));
+      },
+      onNext: (ctx, _id, _payload, _args, result) => {
+        if (!result.errors) return result;
+        logUnexpected(ctx.extra.service, result.errors);
+        return { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) };
+      },
       onOperation: () => {
         metrics.subscriptions.inc();
       },
