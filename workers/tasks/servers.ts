@@ -19,7 +19,7 @@ import {
 } from '../../resolvers/compute/server-states';
 import type { ImageRow } from '../../resolvers/images/access';
 import { ImageFormatError, storeImageBytes } from '../../resolvers/images/upload';
-import { advanceOperation, finishOperation, type OperationRow } from '../../resolvers/operations';
+import { enterStage, finishOperation, type OperationRow } from '../../resolvers/operations';
 import { releaseQuota } from '../../resolvers/quotas';
 import type { Runtime } from '../../resolvers/runtime';
 
@@ -77,12 +77,14 @@ export function serverJobs(rt: Runtime, agent: ComputeAgent): ServerJobs {
     return { op, input, server };
   }
 
-  /** Runs the operation's stages in order from stage `first`; stage i runs `steps[i]`. */
+  /**
+   * Runs the operation's stages in order from stage `first`; stage i runs `steps[i]`. Entering
+   * a stage ends the one before; finishOperation ends the last.
+   */
   async function stages(op: OperationRow, steps: Array<() => Promise<void>>, first = 0) {
     for (let i = first; i < steps.length; i++) {
-      await advanceOperation(db, op.id, i, 'RUNNING');
+      await enterStage(db, op.id, i);
       await steps[i]();
-      await advanceOperation(db, op.id, i, 'DONE');
     }
   }
 
