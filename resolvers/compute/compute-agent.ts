@@ -90,12 +90,16 @@ export class ComputeAgent {
       });
     });
     const report = await this.reconcile();
+    await this.repairStuckBuilds();
     this.heartbeat = setInterval(() => {
       void this.db
         .update(computeHosts)
         .set({ lastSeenAt: new Date() })
         .where(eq(computeHosts.hostname, this.hostname))
         .catch(() => {});
+      void this.repairStuckBuilds().catch((err) =>
+        this.logger.warn({ err }, 'repairing stuck builds failed'),
+      );
     }, 30_000);
     this.heartbeat.unref();
     return report;
@@ -327,6 +331,55 @@ export class ComputeAgent {
         { id: r.id, actionId: (r.input.actionId as string | undefined) ?? null },
       ]),
     );
+  }
+
+  /**
+   * Builds that died while scheduling (before any host took them) belong to no host's
+   * reconciler: any compute process fails those whose operation has not moved for
+   * `staleAfterMs` (scheduling takes milliseconds), with a fault. Runs at start and from the
+   * housekeeping timer. Returns the ids of the servers moved to ERROR.
+   */
+  async repairStuckBuilds(staleAfterMs = 120_000): Promise<string[]> {
+    const stale = await this.db
+      .select({ server: servers, opId: operations.id, input: operations.input })
+      .from(servers)
+      .innerJoin(
+        operations,
+        and(
+          eq(operations.resourceType, 'Server'),
+          sql`${operations.resourceId} = ${servers.id}::text`,
+          eq(operations.status, 'RUNNING'),
+        ),
+      )
+      .where(
+        and(
+          sql`${servers.host} is null`,
+          eq(servers.vmState, 'building'),
+          eq(servers.taskState, 'scheduling'),
+          sql`${operations.updatedAt} < ${new Date(Date.now() - staleAfterMs)}`,
+        ),
+      );
+    for (const { server, opId, input } of stale) {
+      await this.failInterrupted({ id: opId, actionId: (input.actionId as string) ?? null });
+      await this.db.transaction(async (tx) => {
+        const [row] = await tx
+          .update(servers)
+          .set({
+            vmState: 'error',
+            taskState: null,
+            fault: {
+              code: 500,
+              message: 'The build was interrupted while it was being scheduled',
+              details: `operation ${opId} stopped moving in the scheduling stage`,
+              createdAt: new Date().toISOString(),
+            },
+          })
+          .where(and(eq(servers.id, server.id), eq(servers.taskState, 'scheduling')))
+          .returning();
+        if (row) await publishServerEvent(tx, 'SERVER_UPDATED', row);
+      });
+    }
+    return stale.map((s) => s.server.id);
   }
 
   private async failInterrupted(op: InterruptedOperation): Promise<void> {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createServer,
   emptyDisk,
+  rawId,
   uploadImage,
   waitForOperation,
   waitForStatus,
@@ -204,6 +205,35 @@ async function hostOf(id: string): Promise<string | null> {
     await s.ok(`query($id: ID!) { node(id: $id) { ... on Server { host } } }`, { id }, s.adminToken)
   ).node.host;
 }
+
+describe('repair', () => {
+  it('a build that stopped moving while being scheduled goes to ERROR with a fault', async () => {
+    const member = await seed.member('member');
+    const t = member.token!;
+    const created = await createServer(s, t, { name: 'stuck', imageId, flavorId });
+    const id = created.created.server.id;
+    await waitForOperation(s, t, created.created.operation.id);
+    // As if the process scheduling it died: BUILD/scheduling, no host, its operation RUNNING.
+    const raw = rawId(id);
+    const pool = s.stratus.runtime.pool;
+    await pool.query(
+      `update servers set vm_state = 'building', task_state = 'scheduling', host = null where id = $1`,
+      [raw],
+    );
+    await pool.query(
+      `update operations set status = 'RUNNING', updated_at = now() - interval '1 hour' where resource_id = $1`,
+      [raw],
+    );
+    const agent = s.stratus.runtime.compute!;
+    expect(await agent.repairStuckBuilds()).toEqual([raw]);
+    const server = await waitForStatus(s, t, id, 'ERROR');
+    expect(server.fault.message).toBe('The build was interrupted while it was being scheduled');
+    const op = await waitForOperation(s, t, created.created.operation.id);
+    expect(op.error.code).toBe('INTERRUPTED');
+    // A fresh one (its operation moved recently) is left alone.
+    expect(await agent.repairStuckBuilds()).toEqual([]);
+  });
+});
 
 describe('server groups', () => {
   let member: SeededUser;
