@@ -14,6 +14,7 @@ import {
   importImage,
   listImages,
   loadImageMembers,
+  loadImageOperations,
   loadImages,
   removeImageMember,
   setImageDeactivated,
@@ -21,6 +22,7 @@ import {
 } from '../resolvers/images/images';
 import { builder } from './builder';
 import { Project } from './identity/types';
+import { Operation } from './operations';
 import { listConnection } from './pagination';
 
 const ImageStatus = builder.enumType('ImageStatus', {
@@ -77,6 +79,13 @@ Image.implement({
       resolve: (i) => i.properties,
     }),
     owner: t.field({ type: Project, nullable: true, resolve: (i) => i.ownerProjectId }),
+    operation: t.loadable({
+      type: Operation,
+      nullable: true,
+      description: 'The operation filling this image (importImage), while it runs and after',
+      load: (ids: string[], ctx) => loadImageOperations(ctx, ids),
+      resolve: (i) => i.id,
+    }),
     failureReason: t.exposeString('failureReason', {
       nullable: true,
       description: 'Why the last upload failed (status killed)',
@@ -216,12 +225,15 @@ builder.mutationFields((t) => ({
   }),
   importImage: t.field({
     type: Image,
-    description: 'A new private image in your project with the bytes of an image you may see',
+    description:
+      'A new private image in your project with the bytes of an image you may see: queued at once, active when its `operation` (the copy) ends',
     authScopes: { policy: 'images:create' },
     args: { input: t.arg({ type: ImportImageInput, required: true }) },
     errors: { types: ERRORS, dataField: { name: 'image' } },
     resolve: (_root, { input }, ctx) =>
-      importImage(ctx, { sourceImageId: input.sourceImageId.id, name: input.name }),
+      importImage(ctx, { sourceImageId: input.sourceImageId.id, name: input.name }).then(
+        (started) => started.image,
+      ),
   }),
   addImageMember: t.field({
     type: ImageMember,

@@ -130,6 +130,7 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
       logger,
       concurrency: config.workerConcurrency,
       enableTestJobs: config.enableTestJobs,
+      runtime,
       serverJobs: compute.agent ? serverJobs(runtime, compute.agent) : null,
     });
     stops.push(() => worker.runner.stop());

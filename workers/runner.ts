@@ -3,7 +3,9 @@ import type pg from 'pg';
 import type { Database } from '../db/connection';
 import { actionJob, BUILD_JOB, DELETE_JOB, onHost } from '../resolvers/compute/jobs';
 import { ACTION_RULES, type SlowAction } from '../resolvers/compute/server-states';
+import { IMPORT_JOB, runImageImport } from '../resolvers/images/images';
 import { finishOperation, TEST_JOB_KIND } from '../resolvers/operations';
+import type { Runtime } from '../resolvers/runtime';
 import type { Logger } from '../server/logger';
 import type { ServerJobs } from './tasks/servers';
 import { runTestStages } from './tasks/test-stages';
@@ -14,6 +16,8 @@ export interface WorkerOptions {
   logger: Logger;
   concurrency: number;
   enableTestJobs: boolean;
+  /** What jobs that call services need (image import). */
+  runtime: Runtime;
   /** Server jobs, when this process runs a compute host. */
   serverJobs: ServerJobs | null;
 }
@@ -35,6 +39,7 @@ function taskList(opts: WorkerOptions): TaskList {
         });
       }
     };
+  tasks[IMPORT_JOB] = operationTask((id) => runImageImport(opts.runtime, id));
   if (opts.enableTestJobs) tasks[TEST_JOB_KIND] = operationTask((id) => runTestStages(opts.db, id));
   const jobs = opts.serverJobs;
   if (jobs) {

@@ -1,20 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Tx } from '../../db/connection';
-import { imageMembers, images, projects } from '../../db/tables';
+import { imageMembers, images, operations, projects } from '../../db/tables';
 import { authorize } from '../authorize';
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from '../errors';
 import { publishEvent } from '../events';
-import { isAdmin, scopedProjectId } from '../identity/auth-context';
+import { canSeeProject, isAdmin, scopedProjectId } from '../identity/auth-context';
 import {
   claimBlobKeys,
   deleteBlobsAfterCommit,
   discardBlob,
   reserveBlobKey,
 } from '../objects/blobs';
+import { enterStage, finishOperation, type OperationRow, startOperation } from '../operations';
 import { type ListResult, type Page, selectPage } from '../pagination';
-import { inTransaction, type ServiceContext } from '../runtime';
+import { inTransaction, type Runtime, type ServiceContext } from '../runtime';
 import { isUuid, nameSchema, parseInput } from '../validation';
 import { canModifyImage, type ImageRow, visibleImagesWhere } from './access';
 
@@ -234,11 +235,18 @@ export async function setImageDeactivated(
 
 const importInput = z.object({ sourceImageId: z.string(), name: nameSchema });
 
+export const IMPORT_JOB = 'image.import';
+
 /**
- * Makes a new image in the caller's project from another image the caller may see; the
- * bytes are copied inside the object store, checksums carried over.
+ * Makes a new image in the caller's project from another image the caller may see: the row
+ * now (queued, the source's metadata, private), the bytes by a job that copies them inside the
+ * object store (saving, then active with the source's checksums, or killed with the reason).
+ * Returns the image and its operation.
  */
-export async function importImage(ctx: ServiceContext, input: unknown): Promise<ImageRow> {
+export async function importImage(
+  ctx: ServiceContext,
+  input: unknown,
+): Promise<{ image: ImageRow; operation: OperationRow }> {
   authorize(ctx, 'images:create');
   const data = parseInput(importInput, input);
   const source = await visibleImage(ctx, data.sourceImageId).catch(() => {
@@ -253,31 +261,107 @@ export async function importImage(ctx: ServiceContext, input: unknown): Promise<
   const ownerProjectId = scopedProjectId(ctx.auth);
   if (!ownerProjectId)
     throw new InvalidInputError('input', 'A token scoped to a project is required');
+  return inTransaction(ctx.rt, async (tx) => {
+    const [image] = await tx
+      .insert(images)
+      .values({
+        name: data.name,
+        ownerProjectId,
+        visibility: 'private',
+        diskFormat: source.diskFormat,
+        containerFormat: source.containerFormat,
+        minDiskGib: source.minDiskGib,
+        minRamMib: source.minRamMib,
+        tags: source.tags,
+        properties: source.properties,
+      })
+      .returning();
+    const operation = await startOperation(tx, {
+      kind: IMPORT_JOB,
+      projectId: ownerProjectId,
+      createdByUserId: ctx.auth!.userId,
+      resourceType: 'Image',
+      resourceId: image.id,
+      stageNames: ['copying'],
+      input: { imageId: image.id, sourceImageId: source.id },
+    });
+    await imageEvent(tx, 'IMAGE_CREATED', image);
+    return { image, operation };
+  });
+}
+
+/** Worker side of importImage: copies the source's bytes into the new image. */
+export async function runImageImport(rt: Runtime, operationId: string): Promise<void> {
+  const [op] = await rt.db.select().from(operations).where(eq(operations.id, operationId));
+  if (!op) return;
+  const { imageId, sourceImageId } = op.input as { imageId: string; sourceImageId: string };
+  await enterStage(rt.db, op.id, 0);
   const key = `image-${randomUUID()}`;
-  await reserveBlobKey(ctx.rt.db, key);
   try {
-    await ctx.rt.objectStore.copy(source.storageKey, key);
-    return await inTransaction(ctx.rt, async (tx) => {
-      const { id: _id, createdAt: _c, updatedAt: _u, ...copied } = source;
+    const [saving] = await rt.db
+      .update(images)
+      .set({ status: 'saving' })
+      .where(and(eq(images.id, imageId), eq(images.status, 'queued')))
+      .returning();
+    if (!saving) throw new ConflictError(`Image ${imageId} is no longer queued`);
+    const [source] = await rt.db.select().from(images).where(eq(images.id, sourceImageId));
+    if (source?.status !== 'active' || !source.storageKey) {
+      throw new ConflictError(`The source image ${sourceImageId} is no longer active`);
+    }
+    await reserveBlobKey(rt.db, key);
+    await rt.objectStore.copy(source.storageKey, key);
+    await inTransaction(rt, async (tx) => {
       const [row] = await tx
-        .insert(images)
-        .values({
-          ...copied,
-          name: data.name,
-          ownerProjectId,
-          visibility: 'private',
-          protected: false,
+        .update(images)
+        .set({
+          status: 'active',
+          sizeBytes: source.sizeBytes,
+          virtualSizeBytes: source.virtualSizeBytes,
+          checksum: source.checksum,
+          osHashAlgo: source.osHashAlgo,
+          osHashValue: source.osHashValue,
           storageKey: key,
         })
+        .where(eq(images.id, imageId))
         .returning();
       await claimBlobKeys(tx, [key]);
-      await imageEvent(tx, 'IMAGE_CREATED', row);
-      return row;
+      await imageEvent(tx, 'IMAGE_UPDATED', row);
     });
+    await finishOperation(rt.db, op.id, { result: { imageId } });
   } catch (error) {
-    await discardBlob(ctx.rt, key);
-    throw error;
+    await discardBlob(rt, key);
+    const reason = error instanceof Error ? error.message : String(error);
+    await inTransaction(rt, async (tx) => {
+      const [row] = await tx
+        .update(images)
+        .set({ status: 'killed', failureReason: reason })
+        .where(and(eq(images.id, imageId), inArray(images.status, ['queued', 'saving'])))
+        .returning();
+      if (row) await imageEvent(tx, 'IMAGE_UPDATED', row);
+    });
+    await finishOperation(rt.db, op.id, { errorCode: 'IMPORT_FAILED', errorMessage: reason });
   }
+}
+
+/** The newest operation that fills each image (importImage), or null. */
+export async function loadImageOperations(
+  ctx: ServiceContext,
+  imageIds: readonly string[],
+): Promise<Array<OperationRow | null>> {
+  const rows = imageIds.length
+    ? await ctx.rt.db
+        .selectDistinctOn([operations.resourceId])
+        .from(operations)
+        .where(
+          and(eq(operations.resourceType, 'Image'), inArray(operations.resourceId, [...imageIds])),
+        )
+        .orderBy(operations.resourceId, desc(operations.createdAt))
+    : [];
+  const byImage = new Map(rows.map((r) => [r.resourceId, r]));
+  return imageIds.map((id) => {
+    const row = byImage.get(id) ?? null;
+    return row && canSeeProject(ctx.auth, row.projectId) ? row : null;
+  });
 }
 
 // ---- members ----

@@ -255,23 +255,62 @@ describe.skipIf(!hasQemuImg)('images (qemu-img present)', () => {
     await upload(src.uploadUrl, owner.token, body);
     const other = await seed.member('member');
     const res = await s.ok(
-      `mutation($i: ID!) { importImage(input: { sourceImageId: $i, name: "copy" }) { ${RESULT} ... on ImportImageSuccess { image { ${FIELDS} } } } }`,
+      `mutation($i: ID!) { importImage(input: { sourceImageId: $i, name: "copy" }) { ${RESULT} ... on ImportImageSuccess { image { ${FIELDS} operation { id kind } } } } }`,
       { i: src.id },
       other.token,
     );
-    expect(res.importImage.image).toMatchObject({
-      name: 'copy',
+    // The row at once, queued; the copy is the image's operation.
+    const started = res.importImage.image;
+    expect(started).toMatchObject({ name: 'copy', status: 'queued', visibility: 'private' });
+    expect(started.operation.kind).toBe('image.import');
+    const watch = s.subscribe(
+      `subscription($id: ID!) { operation(id: $id) { status stages { name status } result } }`,
+      { id: started.operation.id },
+      other.token,
+    );
+    await watch.ended;
+    const last = watch.values[watch.values.length - 1].data.operation;
+    expect(last).toMatchObject({
+      status: 'SUCCEEDED',
+      stages: [{ name: 'copying', status: 'DONE' }],
+    });
+    expect(await image(started.id, other.token)).toMatchObject({
       status: 'active',
       checksum: md5(body),
-      visibility: 'private',
+      sizeBytes: 5000,
     });
     expect(
-      md5(
-        Buffer.from(
-          await (await objectRequest(res.importImage.image.fileUrl, other.token)).arrayBuffer(),
-        ),
-      ),
+      md5(Buffer.from(await (await objectRequest(started.fileUrl, other.token)).arrayBuffer())),
     ).toBe(md5(body));
+  });
+
+  it('an import whose source bytes are gone ends killed, its operation FAILED', async () => {
+    const src = await createImage(owner.token, { name: 'hollow-src', diskFormat: 'raw' });
+    await upload(src.uploadUrl, owner.token, randomBody(100));
+    // The row says active but the store lost the bytes: the copy in the job must fail.
+    const { rows } = await s.stratus.runtime.pool.query(
+      'select storage_key from images where name = $1',
+      ['hollow-src'],
+    );
+    await s.stratus.runtime.objectStore.delete(rows[0].storage_key);
+    const res = await s.ok(
+      `mutation($i: ID!) { importImage(input: { sourceImageId: $i, name: "hollow" }) { ${RESULT} ... on ImportImageSuccess { image { id operation { id } } } } }`,
+      { i: src.id },
+      owner.token,
+    );
+    const started = res.importImage.image;
+    const watch = s.subscribe(
+      `subscription($id: ID!) { operation(id: $id) { status error { code } } }`,
+      { id: started.operation.id },
+      owner.token,
+    );
+    await watch.ended;
+    const last = watch.values[watch.values.length - 1].data.operation;
+    expect(last).toEqual({ status: 'FAILED', error: { code: 'IMPORT_FAILED' } });
+    const killed = await image(started.id);
+    expect(killed.status).toBe('killed');
+    expect(killed.failureReason).toBeTruthy();
+    expect(await orphanRows()).toBe(0);
   });
 
   it.each([
