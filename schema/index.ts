@@ -11,7 +11,10 @@ import './events';
 import './objects';
 import './compute';
 import './images';
-import './servers';
+import './servers/types';
+import './servers/queries';
+import './servers/mutations';
+import './servers/subscriptions';
 
 /** The whole Stratus schema, assembled from one file per domain. */
 export const schema = lexicographicSortSchema(builder.toSchema());
