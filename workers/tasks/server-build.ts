@@ -1,0 +1,208 @@
+import { and, eq, sql } from 'drizzle-orm';
+import { servers } from '../../db/tables';
+import type { InstanceSpec } from '../../drivers/compute/types';
+import { NoValidHostError } from '../../resolvers/compute/errors';
+import { finishAction, inActionEvent } from '../../resolvers/compute/instance-actions';
+import { BUILD_JOB, onHost } from '../../resolvers/compute/jobs';
+import { groupPlacement, lockHostStates, selectHost } from '../../resolvers/compute/scheduler';
+import { publishServerEvent } from '../../resolvers/compute/server-events';
+import { finishOperation } from '../../resolvers/operations';
+import { releaseQuota } from '../../resolvers/quotas';
+import { heldFlavor, JobError, type JobKit, SupersededError } from './server-job-kit';
+
+/** The build and delete jobs of servers. */
+export function buildJobs(kit: JobKit) {
+  const {
+    rt,
+    db,
+    agent,
+    transition,
+    loadOp,
+    stages,
+    fetchBootFiles,
+    rootDisk,
+    kernel,
+    guestMetadata,
+    fail,
+    observedState,
+  } = kit;
+
+  /**
+   * The build: schedules (on any compute host), then fetches the image and spawns on the chosen
+   * host. When the scheduler picks another host, the rest is handed to that host's process
+   * (`resumed`) through its own job name, in the scheduling transaction.
+   */
+  async function build(operationId: string, resumed: boolean): Promise<void> {
+    const { op, input, server } = await loadOp(operationId);
+    if (!server) return;
+    await agent.withServer(server.id, async () => {
+      let handedOver = false;
+      try {
+        if (
+          resumed &&
+          (server.taskState !== 'block_device_mapping' || server.host !== agent.hostname)
+        ) {
+          throw new SupersededError('not waiting for this host');
+        }
+        let current = server;
+        let files: Awaited<ReturnType<typeof fetchBootFiles>> | null = null;
+        let spec: InstanceSpec | null = null;
+        // One step per BUILD_STAGES entry: scheduling, fetching-image, creating-disk, spawning.
+        const steps = [
+          async () => {
+            current = await inActionEvent(db, input.actionId, 'schedule_instance', () =>
+              db.transaction(async (tx) => {
+                const [row] = await tx
+                  .select()
+                  .from(servers)
+                  .where(eq(servers.id, server.id))
+                  .for('update');
+                if (row.taskState !== 'scheduling') throw new SupersededError('not scheduling');
+                const hosts = await lockHostStates(tx);
+                const group = await groupPlacement(tx, row.serverGroupId, row.id);
+                const host = selectHost(
+                  hosts,
+                  {
+                    vcpus: row.flavor.vcpus,
+                    ramMib: row.flavor.ramMib,
+                    diskGib: row.flavor.rootDiskGib + row.flavor.ephemeralGib,
+                    availabilityZone: row.availabilityZone,
+                    group,
+                  },
+                  rt.config.compute.allocationRatios,
+                );
+                const [updated] = await tx
+                  .update(servers)
+                  .set({ host: host.hostname, taskState: 'block_device_mapping' })
+                  .where(eq(servers.id, row.id))
+                  .returning();
+                await publishServerEvent(tx, 'SERVER_UPDATED', updated);
+                if (host.hostname !== agent.hostname) {
+                  handedOver = true;
+                  await tx.execute(
+                    sql`select graphile_worker.add_job(${onHost(BUILD_JOB, host.hostname)}, ${JSON.stringify({ operationId: op.id })}::json, max_attempts => 1)`,
+                  );
+                }
+                return updated;
+              }),
+            );
+          },
+          async () => {
+            files = await inActionEvent(db, input.actionId, 'fetch_image', () =>
+              fetchBootFiles(current),
+            );
+          },
+          async () => {
+            // creating-disk: what the root disk is made of (the driver's spawn creates the
+            // overlay over the cached base image as its first step).
+            const { image, paths } = files!;
+            spec = {
+              instanceId: current.id,
+              name: current.name,
+              vcpus: current.flavor.vcpus,
+              memoryMib: current.flavor.ramMib,
+              rootDisk: rootDisk(image, paths, current.flavor),
+              kernel: kernel(image, current, paths),
+              userData: current.userData ?? undefined,
+              metadata: guestMetadata(current),
+            };
+          },
+          async () => {
+            current = await transition(server.id, 'block_device_mapping', {
+              taskState: 'spawning',
+            });
+            const handle = await inActionEvent(
+              db,
+              input.actionId,
+              'compute_build_and_run_instance',
+              () =>
+                agent.driver.spawn(spec!).catch((error: unknown) => {
+                  throw new JobError(
+                    'SPAWN_FAILED',
+                    error instanceof Error ? error.message : String(error),
+                  );
+                }),
+            );
+            current = await transition(server.id, 'spawning', {
+              taskState: null,
+              vmState: 'active',
+              powerState: handle.powerState,
+              launchedAt: new Date(),
+            });
+          },
+        ];
+        if (!resumed) {
+          await stages(op, steps.slice(0, 1));
+          if (handedOver) return;
+        }
+        await stages(op, steps, 1);
+        await db.transaction((tx) => finishAction(tx, input.actionId, null));
+        await finishOperation(db, op.id, { result: { serverId: server.id } });
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        await fail(
+          op,
+          input.actionId,
+          error,
+          {
+            vmState: 'error',
+            taskState: null,
+            powerState: 'nostate',
+            host: null,
+            fault: {
+              // Nova records every build failure, NoValidHost included, as a 500 fault.
+              code: 500,
+              message: error instanceof NoValidHostError ? message : 'Build of the server failed',
+              details: message,
+              createdAt: new Date().toISOString(),
+            },
+          },
+          server.id,
+        );
+      }
+    });
+  }
+
+  async function remove(operationId: string): Promise<void> {
+    const { op, input, server } = await loadOp(operationId);
+    if (!server) return;
+    await agent.withServer(server.id, async () => {
+      try {
+        await stages(op, [
+          async () => {
+            await inActionEvent(db, input.actionId, 'compute_terminate_instance', () =>
+              agent.driver.destroy(server.id),
+            );
+            await db.transaction(async (tx) => {
+              const [row] = await tx
+                .update(servers)
+                .set({
+                  vmState: 'deleted',
+                  taskState: null,
+                  powerState: 'nostate',
+                  terminatedAt: new Date(),
+                })
+                .where(and(eq(servers.id, server.id), eq(servers.taskState, 'deleting')))
+                .returning();
+              if (!row) throw new SupersededError('not deleting');
+              const held = heldFlavor(row);
+              await releaseQuota(tx, row.projectId, {
+                instances: 1,
+                cores: held.vcpus,
+                ram_mib: held.ramMib,
+              });
+              await finishAction(tx, input.actionId, null);
+              await publishServerEvent(tx, 'SERVER_DELETED', row);
+            });
+          },
+        ]);
+        await finishOperation(db, op.id, { result: { serverId: server.id } });
+        void agent.imageCache.prune(db).catch(() => {});
+      } catch (error) {
+        await fail(op, input.actionId, error, { ...(await observedState(server.id)) }, server.id);
+      }
+    });
+  }
+
+  return { build, remove };
+}
