@@ -54,28 +54,21 @@ export class ComputeAgent {
 
   /** Registers the host, reconciles, then follows driver events. Call before the worker starts. */
   async start(resources: HostResources): Promise<ReconcileReport> {
+    const host = {
+      hostname: this.hostname,
+      availabilityZone: this.availabilityZone,
+      driver: this.driver.info().name,
+      accelerator: resources.accelerator,
+      vcpus: resources.vcpus,
+      memoryMib: resources.memoryMib,
+      diskGib: resources.diskGib,
+    };
     await this.db
       .insert(computeHosts)
-      .values({
-        hostname: this.hostname,
-        availabilityZone: this.availabilityZone,
-        driver: this.driver.info().name,
-        accelerator: resources.accelerator,
-        vcpus: resources.vcpus,
-        memoryMib: resources.memoryMib,
-        diskGib: resources.diskGib,
-      })
+      .values(host)
       .onConflictDoUpdate({
         target: computeHosts.hostname,
-        set: {
-          availabilityZone: this.availabilityZone,
-          driver: this.driver.info().name,
-          accelerator: resources.accelerator,
-          vcpus: resources.vcpus,
-          memoryMib: resources.memoryMib,
-          diskGib: resources.diskGib,
-          lastSeenAt: new Date(),
-        },
+        set: { ...host, lastSeenAt: new Date() },
       });
     this.unsubscribe = this.driver.onEvent((event) => {
       // One instance's events are applied in the order they happened (a STOP then a RESUME
