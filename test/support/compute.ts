@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,7 +69,9 @@ export const emptyDisk = (mib = 1) => Buffer.alloc(mib * 1024 * 1024);
  * ari ramdisk, and an ami root disk naming both. Returns the ami's id, which servers boot.
  */
 export async function uploadTestGuest(s: TestStratus, token: string): Promise<string> {
-  execFileSync(BUILD_GUEST, [GUEST_DIR], { stdio: 'ignore', timeout: 600_000 });
+  // Asynchronously: a blocked event loop would miss the server closing idle keep-alive
+  // connections, and the next request on one of them would fail with ECONNRESET.
+  await promisify(execFile)(BUILD_GUEST, [GUEST_DIR], { timeout: 600_000 });
   const kernel = await uploadImage(
     s,
     token,
