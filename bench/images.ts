@@ -42,7 +42,9 @@ import {
   gql,
   LOGIN_MUTATION,
   machineLine,
+  memoryOf,
   printTable,
+  run,
   runMain,
   sleep,
   startDatabase,
@@ -87,16 +89,6 @@ function makeSource(file: string, bytes: number): Source {
     fs.closeSync(out);
   }
   return { file, bytes, md5: md5.digest('hex'), sha512: sha512.digest('hex') };
-}
-
-function run(command: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: 'ignore' });
-    child.once('error', reject);
-    child.once('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited ${code}`)),
-    );
-  });
 }
 
 /** Output of `bash -c script` with positional arguments (no interpolation into the script). */
@@ -220,14 +212,6 @@ async function startBare(mode: BareMode, root: string): Promise<Bare> {
       clearTimeout(timer);
     },
   };
-}
-
-/** VmRSS and VmHWM of a process, in bytes. */
-function memoryOf(pid: number): { rss: number; hwm: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (field: string) =>
-    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
-  return { rss: kib('VmRSS') * 1024, hwm: kib('VmHWM') * 1024 };
 }
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux

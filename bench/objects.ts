@@ -19,7 +19,7 @@
  * OBJECTS_SMALL_ROUNDS (2), OBJECTS_GET_OBJECTS (1000), OBJECTS_CPU_PROF (a folder: record and
  * summarise CPU profiles of Stratus). Sizes are halved while the temp folder lacks room.
  */
-import { type ChildProcess, execFile, fork, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, fork } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -47,7 +47,9 @@ import {
   gql,
   LOGIN_MUTATION,
   machineLine,
+  memoryOf,
   printTable,
+  run,
   runMain,
   sleep,
   startDatabase,
@@ -147,14 +149,6 @@ async function runLoadChecked(job: ObjectLoadJob): Promise<ObjectLoadResult> {
   if (result.requests === 0 || result.non2xx === result.requests)
     throw new Error(`${job.method}: no successful request: ${JSON.stringify(result)}`);
   return result;
-}
-
-/** VmRSS and VmHWM of a process, in bytes. */
-function memoryOf(pid: number): { rss: number; hwm: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (field: string) =>
-    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
-  return { rss: kib('VmRSS') * 1024, hwm: kib('VmHWM') * 1024 };
 }
 
 // ---------------------------------------------------------------- Stratus over HTTP
@@ -334,16 +328,6 @@ async function curlGet(s: Target, objectPath: string, file: string): Promise<num
 }
 
 // ---------------------------------------------------------------- local references
-
-function run(command: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: 'ignore' });
-    child.once('error', reject);
-    child.once('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`${command} exited with ${code}`)),
-    );
-  });
-}
 
 /** Writes `bytes` of random data to `file`; returns its MD5. */
 async function makeFile(file: string, bytes: number): Promise<string> {

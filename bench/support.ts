@@ -3,7 +3,7 @@
  * DATABASE_URL names), Stratus started in-process, small GraphQL helpers and table printing.
  * Nothing here asserts on time: the scripts only print what they measured.
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -218,4 +218,23 @@ export async function createProject(
   const data = await s.ok(CREATE_PROJECT, { input: { domainId, name } }, token);
   if (data.createProject.__typename !== 'CreateProjectSuccess')
     throw new Error(`createProject failed: ${JSON.stringify(data.createProject)}`);
+}
+
+/** RSS and peak RSS (VmHWM) of a process, in bytes, from /proc. */
+export function memoryOf(pid: number): { rss: number; hwm: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
+  return { rss: kib('VmRSS') * 1024, hwm: kib('VmHWM') * 1024 };
+}
+
+/** Runs a command to its end, output ignored; rejects naming it when it exits non-zero. */
+export function run(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited ${code}`)),
+    );
+  });
 }
