@@ -14,8 +14,8 @@ import {
   waitForOperation,
   waitForStatus,
 } from '../support/compute';
-import type { TestStratus } from '../support/harness';
-import type { Seed, SeededUser } from '../support/seed';
+import { startTestStratus, type TestStratus } from '../support/harness';
+import { Seed, type SeededUser } from '../support/seed';
 import {
   act,
   activeServer,
@@ -27,6 +27,7 @@ import {
   quotaInUse,
   serverNames,
   setQuota,
+  sqlCount,
   startComputeTestbed,
 } from '../support/servers';
 
@@ -497,5 +498,46 @@ describe('locks', () => {
     const names = actions.node.actions.map((a: { action: string }) => a.action);
     expect(names.filter((n: string) => n === 'lock')).toHaveLength(2);
     expect(names.filter((n: string) => n === 'unlock')).toHaveLength(2);
+  });
+});
+
+describe('a Stratus without compute', () => {
+  it('answers server mutations with FeatureDisabledError naming why, and the catalog says so', async () => {
+    const apiOnly = await startTestStratus({
+      compute: { ...s.config.compute, driver: 'none' },
+    });
+    try {
+      const member = await new Seed(apiOnly).member('member');
+      const disk = await uploadImage(
+        apiOnly,
+        member.token!,
+        { name: 'd', diskFormat: 'raw' },
+        emptyDisk(),
+      );
+      const f = await flavor(apiOnly, { vcpus: 1, ramMib: 128, rootDiskGib: 1 });
+      const result = await createServer(apiOnly, member.token!, {
+        name: 'x',
+        imageId: disk,
+        flavorId: f,
+      });
+      expect(result).toMatchObject({
+        __typename: 'FeatureDisabledError',
+        code: 'FEATURE_DISABLED',
+      });
+      expect(result.message).toContain('STRATUS_COMPUTE_DRIVER is none');
+      expect(await sqlCount(apiOnly, 'select count(*) from servers', [])).toBe(0);
+      const catalog = await apiOnly.ok(
+        `{ catalog { drivers { kind implementation healthy } } }`,
+        {},
+        member.token,
+      );
+      expect(catalog.catalog.drivers).toContainEqual({
+        kind: 'compute',
+        implementation: null,
+        healthy: false,
+      });
+    } finally {
+      await apiOnly.stop();
+    }
   });
 });
