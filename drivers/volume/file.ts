@@ -91,19 +91,16 @@ export class FileVolumeDriver implements VolumeDriver {
     const volumeId = checkId('volumeId', spec?.volumeId);
     const sizeGib = checkSize('sizeGib', spec.sizeGib);
     await this.mustNotExist('volume', volumeId);
-    return Reverter.run(async (revert) => {
-      const part = await this.part(this.volumePath(volumeId), revert);
-      await this.qemuImg(volumeId, 'creating the volume', [
+    return this.writeVolume(volumeId, sizeGib, (part) =>
+      this.qemuImg(volumeId, 'creating the volume', [
         'create',
         '-q',
         '-f',
         'qcow2',
         part,
         `${sizeGib}G`,
-      ]);
-      await this.publish(part, this.volumePath(volumeId), revert);
-      return { volumeId, sizeGib };
-    });
+      ]).then(() => {}),
+    );
   }
 
   async createFromImage(spec: CreateFromImageSpec): Promise<VolumeHandle> {
@@ -118,27 +115,9 @@ export class FileVolumeDriver implements VolumeDriver {
         `is ${sizeGib} GiB, smaller than the image (${virtualSize} bytes)`,
       );
     }
-    return Reverter.run(async (revert) => {
-      const part = await this.part(this.volumePath(volumeId), revert);
-      await this.qemuImg(volumeId, 'copying the image', [
-        'convert',
-        '-f',
-        spec.imageFormat,
-        '-O',
-        'qcow2',
-        spec.imagePath,
-        part,
-      ]);
-      await this.qemuImg(volumeId, 'sizing the volume', [
-        'resize',
-        '-f',
-        'qcow2',
-        part,
-        `${sizeGib}G`,
-      ]);
-      await this.publish(part, this.volumePath(volumeId), revert);
-      return { volumeId, sizeGib };
-    });
+    return this.writeVolume(volumeId, sizeGib, (part) =>
+      this.copyInto(part, spec.imagePath, spec.imageFormat, virtualSize, sizeGib, volumeId),
+    );
   }
 
   async createFromSnapshot(spec: CreateFromSnapshotSpec): Promise<VolumeHandle> {
@@ -155,29 +134,9 @@ export class FileVolumeDriver implements VolumeDriver {
         `is ${sizeGib} GiB, smaller than the snapshot (${virtualSize} bytes)`,
       );
     }
-    return Reverter.run(async (revert) => {
-      const part = await this.part(this.volumePath(volumeId), revert);
-      await this.qemuImg(volumeId, 'copying the snapshot', [
-        'convert',
-        '-f',
-        'qcow2',
-        '-O',
-        'qcow2',
-        source,
-        part,
-      ]);
-      if (virtualSize < sizeGib * GIB) {
-        await this.qemuImg(volumeId, 'sizing the volume', [
-          'resize',
-          '-f',
-          'qcow2',
-          part,
-          `${sizeGib}G`,
-        ]);
-      }
-      await this.publish(part, this.volumePath(volumeId), revert);
-      return { volumeId, sizeGib };
-    });
+    return this.writeVolume(volumeId, sizeGib, (part) =>
+      this.copyInto(part, source, 'qcow2', virtualSize, sizeGib, volumeId),
+    );
   }
 
   async delete(volumeIdArg: string, options?: DeleteVolumeOptions): Promise<void> {
@@ -286,6 +245,49 @@ export class FileVolumeDriver implements VolumeDriver {
   private async mustNotExist(kind: 'volume' | 'snapshot', id: string): Promise<void> {
     const file = kind === 'volume' ? this.volumePath(id) : this.snapshotPath(id);
     if (await exists(file)) throw new VolumeExistsError(kind, id);
+  }
+
+  /** Writes a new volume through a `.part` file renamed into place; a failure leaves nothing. */
+  private writeVolume(
+    volumeId: string,
+    sizeGib: number,
+    write: (part: string) => Promise<void>,
+  ): Promise<VolumeHandle> {
+    return Reverter.run(async (revert) => {
+      const part = await this.part(this.volumePath(volumeId), revert);
+      await write(part);
+      await this.publish(part, this.volumePath(volumeId), revert);
+      return { volumeId, sizeGib };
+    });
+  }
+
+  /** Copies an image (or snapshot) into a standalone qcow2 at `part`, grown to `sizeGib`. */
+  private async copyInto(
+    part: string,
+    source: string,
+    format: 'raw' | 'qcow2',
+    virtualSize: number,
+    sizeGib: number,
+    volumeId: string,
+  ): Promise<void> {
+    await this.qemuImg(volumeId, 'copying the image', [
+      'convert',
+      '-f',
+      format,
+      '-O',
+      'qcow2',
+      source,
+      part,
+    ]);
+    if (virtualSize < sizeGib * GIB) {
+      await this.qemuImg(volumeId, 'sizing the volume', [
+        'resize',
+        '-f',
+        'qcow2',
+        part,
+        `${sizeGib}G`,
+      ]);
+    }
   }
 
   /** A fresh `.part` path beside `target` (its folder created), removed on failure. */
