@@ -8,3 +8,4 @@ export * from './objects';
 export * from './operations';
 export * from './quotas';
 export * from './servers';
+export * from './volumes';
