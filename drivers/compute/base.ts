@@ -2,15 +2,19 @@ import path from 'node:path';
 import { NotSupportedError } from '../errors';
 import { InvalidInstanceSpecError } from './errors';
 import type {
+  AttachVolumeResult,
   ComputeDriver,
   ComputeDriverInfo,
   ComputeEvent,
   ComputeEventListener,
+  DetachVolumeOptions,
+  DetachVolumeResult,
   HostResources,
   InstanceHandle,
   InstanceSpec,
   InstanceStatus,
   ListOptions,
+  NicSpec,
   PowerOffOptions,
   PowerOffResult,
   PowerState,
@@ -18,7 +22,10 @@ import type {
   RebootResult,
   RebuildSpec,
   ResizeSpec,
+  RootDiskSpec,
   SnapshotResult,
+  VolumeAttachmentSpec,
+  VolumeRootDiskSpec,
 } from './types';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -30,9 +37,23 @@ export const MAX_METADATA_BYTES = 64 * 1024;
 export const MAX_CONSOLE_BYTES = 1024 * 1024;
 export const DEFAULT_POWER_OFF_TIMEOUT_MS = 60_000;
 export const DEFAULT_SOFT_REBOOT_TIMEOUT_MS = 120_000;
+export const DEFAULT_DETACH_TIMEOUT_MS = 30_000;
 const MAX_TIMEOUT_MS = 60 * 60 * 1000;
 /** Largest root disk, in GiB (64 TiB). */
 const MAX_DISK_GIB = 64 * 1024;
+/** Volumes an instance can have besides its root disk: one PCIe root port each. */
+export const MAX_ATTACHED_VOLUMES = 8;
+/** NICs an instance can have. */
+export const MAX_NICS = 16;
+const TAP_NAME = /^[A-Za-z0-9_-]{1,15}$/;
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+
+/** Whether `disk` is a volume (boot from volume) rather than an overlay over a base image. */
+export function isVolumeRootDisk(
+  disk: RootDiskSpec | VolumeRootDiskSpec | null | undefined,
+): disk is VolumeRootDiskSpec {
+  return typeof disk === 'object' && disk !== null && 'volume' in disk;
+}
 
 /** Throws `InvalidInstanceSpecError` unless `id` is a UUID; returns it lowercase. */
 export function validateInstanceId(id: unknown, field = 'instanceId'): string {
@@ -90,13 +111,97 @@ function checkKeys(field: string, value: Record<string, unknown>, known: string[
   }
 }
 
-/** Checks the root disk (`rootDisk`: required, null for diskless) and the kernel of a spec. */
-function checkBoot(raw: Record<string, unknown>): RebuildSpec {
-  const checked: RebuildSpec = { rootDisk: null };
+/**
+ * Checks a volume as QEMU will open it (`field` names it in errors); returns a normalised copy
+ * (volume id lowercase, path normalised).
+ */
+export function validateVolumeAttachment(volume: unknown, field = 'volume'): VolumeAttachmentSpec {
+  const raw = checkObject(field, volume);
+  checkKeys(field, raw, ['volumeId', 'driver', 'path']);
+  const volumeId = validateInstanceId(raw.volumeId, `${field}.volumeId`);
+  if (raw.driver !== 'qcow2' && raw.driver !== 'raw') {
+    throw new InvalidInstanceSpecError(
+      `${field}.driver`,
+      `must be "qcow2" or "raw", got ${JSON.stringify(raw.driver)}`,
+    );
+  }
+  return { volumeId, driver: raw.driver, path: checkAbsolutePath(`${field}.path`, raw.path) };
+}
+
+/** Checks one NIC (`field` names it in errors); returns a copy with the MAC lowercase. */
+function checkNic(nic: unknown, field: string): NicSpec {
+  const raw = checkObject(field, nic);
+  checkKeys(field, raw, ['portId', 'tapName', 'mac']);
+  const { portId, tapName, mac } = raw;
+  if (typeof portId !== 'string' || portId.length === 0 || portId.length > 255) {
+    throw new InvalidInstanceSpecError(`${field}.portId`, 'must be a string of 1-255 characters');
+  }
+  if (CONTROL.test(portId)) {
+    throw new InvalidInstanceSpecError(`${field}.portId`, 'must not contain control characters');
+  }
+  if (typeof tapName !== 'string' || !TAP_NAME.test(tapName)) {
+    throw new InvalidInstanceSpecError(
+      `${field}.tapName`,
+      `must be 1-15 characters of A-Z, a-z, 0-9, "_" and "-" (a Linux interface name), got ${JSON.stringify(tapName)}`,
+    );
+  }
+  if (typeof mac !== 'string' || !MAC.test(mac)) {
+    throw new InvalidInstanceSpecError(
+      `${field}.mac`,
+      `must be a MAC address like fa:16:3e:00:00:01, got ${JSON.stringify(mac)}`,
+    );
+  }
+  if (Number.parseInt(mac.slice(0, 2), 16) & 1) {
+    throw new InvalidInstanceSpecError(`${field}.mac`, `must be unicast, got ${mac} (multicast)`);
+  }
+  return { portId, tapName, mac: mac.toLowerCase() };
+}
+
+/** Refuses a second item with the same `key` in a list (`field(i)` names the duplicate). */
+function checkUnique<T>(
+  items: T[],
+  key: (item: T) => string,
+  field: (index: number) => string,
+  what: string,
+  seen = new Set<string>(),
+): void {
+  items.forEach((item, index) => {
+    const value = key(item);
+    if (seen.has(value)) {
+      throw new InvalidInstanceSpecError(field(index), `repeats ${what} ${JSON.stringify(value)}`);
+    }
+    seen.add(value);
+  });
+}
+
+/** What `checkBoot` returns: a spawn's root disk (a volume allowed) and kernel. */
+interface CheckedBoot {
+  rootDisk: RootDiskSpec | VolumeRootDiskSpec | null;
+  kernel?: RebuildSpec['kernel'];
+}
+
+/**
+ * Checks the root disk (`rootDisk`: required, null for diskless) and the kernel of a spec;
+ * `allowVolume` accepts a volume as root disk (spawn, not rebuild).
+ */
+function checkBoot(raw: Record<string, unknown>, allowVolume: boolean): CheckedBoot {
+  const checked: CheckedBoot = { rootDisk: null };
   if (raw.rootDisk === undefined) {
     throw new InvalidInstanceSpecError('rootDisk', 'is required (null for a diskless instance)');
   }
-  if (raw.rootDisk !== null) {
+  const volumeRoot =
+    typeof raw.rootDisk === 'object' && raw.rootDisk !== null && 'volume' in raw.rootDisk;
+  if (volumeRoot && !allowVolume) {
+    throw new InvalidInstanceSpecError(
+      'rootDisk.volume',
+      'is not allowed here: an instance booted from a volume cannot be rebuilt',
+    );
+  }
+  if (volumeRoot) {
+    const disk = checkObject('rootDisk', raw.rootDisk);
+    checkKeys('rootDisk', disk, ['volume']);
+    checked.rootDisk = { volume: validateVolumeAttachment(disk.volume, 'rootDisk.volume') };
+  } else if (raw.rootDisk !== null) {
     const disk = checkObject('rootDisk', raw.rootDisk);
     checkKeys('rootDisk', disk, ['baseImagePath', 'format', 'sizeGib']);
     if (disk.format !== 'qcow2' && disk.format !== 'raw') {
@@ -158,6 +263,8 @@ export function validateInstanceSpec(spec: unknown): InstanceSpec {
     'userData',
     'metadata',
     'startPaused',
+    'nics',
+    'volumes',
   ]);
   const instanceId = validateInstanceId(raw.instanceId);
   const name = raw.name;
@@ -175,9 +282,62 @@ export function validateInstanceSpec(spec: unknown): InstanceSpec {
     rootDisk: null,
   };
 
-  const boot = checkBoot(raw);
+  const boot = checkBoot(raw, true);
   checked.rootDisk = boot.rootDisk;
   if (boot.kernel) checked.kernel = boot.kernel;
+
+  if (raw.nics !== undefined) {
+    if (!Array.isArray(raw.nics) || raw.nics.length > MAX_NICS) {
+      throw new InvalidInstanceSpecError('nics', `must be a list of at most ${MAX_NICS} NICs`);
+    }
+    const nics = raw.nics.map((nic, i) => checkNic(nic, `nics[${i}]`));
+    checkUnique(
+      nics,
+      (n) => n.tapName,
+      (i) => `nics[${i}].tapName`,
+      'tap',
+    );
+    checkUnique(
+      nics,
+      (n) => n.mac,
+      (i) => `nics[${i}].mac`,
+      'MAC',
+    );
+    checkUnique(
+      nics,
+      (n) => n.portId,
+      (i) => `nics[${i}].portId`,
+      'port',
+    );
+    checked.nics = nics;
+  }
+  if (raw.volumes !== undefined) {
+    if (!Array.isArray(raw.volumes) || raw.volumes.length > MAX_ATTACHED_VOLUMES) {
+      throw new InvalidInstanceSpecError(
+        'volumes',
+        `must be a list of at most ${MAX_ATTACHED_VOLUMES} volumes`,
+      );
+    }
+    const volumes = raw.volumes.map((v, i) => validateVolumeAttachment(v, `volumes[${i}]`));
+    const root = isVolumeRootDisk(checked.rootDisk) ? [checked.rootDisk.volume] : [];
+    const ids = new Set(root.map((v) => v.volumeId));
+    const paths = new Set(root.map((v) => v.path));
+    checkUnique(
+      volumes,
+      (v) => v.volumeId,
+      (i) => `volumes[${i}].volumeId`,
+      'volume',
+      ids,
+    );
+    checkUnique(
+      volumes,
+      (v) => v.path,
+      (i) => `volumes[${i}].path`,
+      'path',
+      paths,
+    );
+    checked.volumes = volumes;
+  }
 
   if (raw.userData !== undefined) {
     if (typeof raw.userData !== 'string') {
@@ -235,7 +395,32 @@ export function validateResizeSpec(spec: unknown): ResizeSpec {
 export function validateRebuildSpec(spec: unknown): RebuildSpec {
   const raw = checkObject('spec', spec);
   checkKeys('', raw, ['rootDisk', 'kernel']);
-  return checkBoot(raw);
+  return checkBoot(raw, false) as RebuildSpec;
+}
+
+/** Checks `detachVolume` options; returns them with the default timeout filled in. */
+export function validateDetachOptions(options: unknown): Required<DetachVolumeOptions> {
+  if (options === undefined) return { timeoutMs: DEFAULT_DETACH_TIMEOUT_MS };
+  const raw = checkObject('options', options);
+  checkKeys('options', raw, ['timeoutMs']);
+  return {
+    timeoutMs: checkTimeout('options.timeoutMs', raw.timeoutMs, DEFAULT_DETACH_TIMEOUT_MS),
+  };
+}
+
+/** Checks an `extendVolume` size: a positive multiple of 512 bytes, at most 64 TiB. */
+export function validateVolumeSize(bytes: unknown, field = 'newSizeBytes'): number {
+  const max = MAX_DISK_GIB * 1024 ** 3;
+  if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 512 || bytes > max) {
+    throw new InvalidInstanceSpecError(
+      field,
+      `must be an integer number of bytes from 512 to ${max}, got ${JSON.stringify(bytes)}`,
+    );
+  }
+  if (bytes % 512 !== 0) {
+    throw new InvalidInstanceSpecError(field, `must be a multiple of 512, got ${bytes}`);
+  }
+  return bytes;
 }
 
 function checkTimeout(field: string, value: unknown, fallback: number): number {
@@ -292,6 +477,10 @@ export abstract class BaseComputeDriver implements ComputeDriver {
   /** Creates and boots the instance `spec` describes; see `ComputeDriver.spawn`. */
   async spawn(spec: InstanceSpec): Promise<InstanceHandle> {
     const checked = validateInstanceSpec(spec);
+    if (checked.volumes !== undefined || isVolumeRootDisk(checked.rootDisk)) {
+      this.require('volumes', 'volumes');
+    }
+    if (checked.nics !== undefined) this.require('nics', 'NICs');
     return this.exclusive(checked.instanceId, () => this.spawnInstance(checked));
   }
 
@@ -408,6 +597,46 @@ export abstract class BaseComputeDriver implements ComputeDriver {
     return this.exclusive(id, () => this.rebuildInstance(id, checked));
   }
 
+  /** Attaches a volume (hot-plug or definition); needs `capabilities.volumes`. */
+  async attachVolume(
+    instanceId: string,
+    volume: VolumeAttachmentSpec,
+  ): Promise<AttachVolumeResult> {
+    const id = validateInstanceId(instanceId);
+    this.require('volumes', 'attach volume');
+    const checked = validateVolumeAttachment(volume);
+    return this.exclusive(id, () => this.attachVolumeInstance(id, checked));
+  }
+
+  /** Detaches a volume (hot-unplug or definition); needs `capabilities.volumes`. */
+  async detachVolume(
+    instanceId: string,
+    volumeId: string,
+    options?: DetachVolumeOptions,
+  ): Promise<DetachVolumeResult> {
+    const id = validateInstanceId(instanceId);
+    this.require('volumes', 'detach volume');
+    const volume = validateInstanceId(volumeId, 'volumeId');
+    const checked = validateDetachOptions(options);
+    return this.exclusive(id, () => this.detachVolumeInstance(id, volume, checked));
+  }
+
+  /** Grows an attached volume online (or offline); needs `capabilities.volumes`. */
+  async extendVolume(instanceId: string, volumeId: string, newSizeBytes: number): Promise<void> {
+    const id = validateInstanceId(instanceId);
+    this.require('volumes', 'extend volume');
+    const volume = validateInstanceId(volumeId, 'volumeId');
+    const size = validateVolumeSize(newSizeBytes);
+    return this.exclusive(id, () => this.extendVolumeInstance(id, volume, size));
+  }
+
+  /** Ids of the volumes in the definition (serialised); needs `capabilities.volumes`. */
+  async attachedVolumes(instanceId: string): Promise<string[]> {
+    const id = validateInstanceId(instanceId);
+    this.require('volumes', 'attached volumes');
+    return this.exclusive(id, () => this.attachedVolumesOf(id));
+  }
+
   /** Attaches to an instance that already runs; see `ComputeDriver.adopt`. */
   async adopt(instanceId: string): Promise<InstanceHandle> {
     const id = validateInstanceId(instanceId);
@@ -495,6 +724,34 @@ export abstract class BaseComputeDriver implements ComputeDriver {
     throw new NotSupportedError(this.info().name, 'rebuild');
   }
 
+  /** Only called when `info().capabilities.volumes` is true; `volume` is validated. */
+  protected attachVolumeInstance(
+    _instanceId: string,
+    _volume: VolumeAttachmentSpec,
+  ): Promise<AttachVolumeResult> {
+    throw new NotSupportedError(this.info().name, 'attach volume');
+  }
+  /** Only called when `info().capabilities.volumes` is true. */
+  protected detachVolumeInstance(
+    _instanceId: string,
+    _volumeId: string,
+    _options: Required<DetachVolumeOptions>,
+  ): Promise<DetachVolumeResult> {
+    throw new NotSupportedError(this.info().name, 'detach volume');
+  }
+  /** Only called when `info().capabilities.volumes` is true. */
+  protected extendVolumeInstance(
+    _instanceId: string,
+    _volumeId: string,
+    _newSizeBytes: number,
+  ): Promise<void> {
+    throw new NotSupportedError(this.info().name, 'extend volume');
+  }
+  /** Only called when `info().capabilities.volumes` is true. */
+  protected attachedVolumesOf(_instanceId: string): Promise<string[]> {
+    throw new NotSupportedError(this.info().name, 'attached volumes');
+  }
+
   private require(capability: keyof ComputeDriverInfo['capabilities'], operation: string): void {
     if (!this.info().capabilities[capability]) {
       throw new NotSupportedError(this.info().name, operation);
@@ -521,6 +778,27 @@ export abstract class BaseComputeDriver implements ComputeDriver {
       if (this.locks.get(instanceId) === mine) this.locks.delete(instanceId);
     }
   }
+}
+
+/**
+ * The guest device a volume most likely gets (Nova's best guess): disks are named in PCI
+ * order, the root disk (if any) first on the root bus, then the volumes by slot.
+ */
+export function guessDevice(hasRootDisk: boolean, slots: number[], slot: number): string {
+  const index = (hasRootDisk ? 1 : 0) + slots.filter((s) => s < slot).length;
+  return `/dev/vd${diskLetters(index)}`;
+}
+
+/** Linux's virtio disk suffix for index `n`: a..z, aa..zz, ... */
+function diskLetters(n: number): string {
+  const letter = String.fromCharCode(97 + (n % 26));
+  return n < 26 ? letter : diskLetters(Math.floor(n / 26) - 1) + letter;
+}
+
+/** The lowest slot (0..MAX_ATTACHED_VOLUMES-1) not in `used`, or null when all are. */
+export function freeSlot(used: number[]): number | null {
+  for (let slot = 0; slot < MAX_ATTACHED_VOLUMES; slot++) if (!used.includes(slot)) return slot;
+  return null;
 }
 
 /** The last `lines` lines of `text` (all of it when undefined); a final newline is kept. */

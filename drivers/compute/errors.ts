@@ -70,3 +70,60 @@ export class InstanceStuckError extends DriverError {
     );
   }
 }
+
+/** `attachVolume` of a volume the instance already has (attached, or its root volume). */
+export class VolumeAlreadyAttachedError extends DriverError {
+  constructor(
+    readonly instanceId: string,
+    readonly volumeId: string,
+  ) {
+    super(
+      'VOLUME_ALREADY_ATTACHED',
+      `volume "${volumeId}" is already attached to instance "${instanceId}"`,
+    );
+  }
+}
+
+/** `detachVolume`/`extendVolume` of a volume the instance does not have. */
+export class VolumeNotAttachedError extends DriverError {
+  constructor(
+    readonly instanceId: string,
+    readonly volumeId: string,
+  ) {
+    super(
+      'VOLUME_NOT_ATTACHED',
+      `volume "${volumeId}" is not attached to instance "${instanceId}"`,
+    );
+  }
+}
+
+/** Every PCIe slot for volumes is taken (`max` volumes are attached). */
+export class VolumeSlotsExhaustedError extends DriverError {
+  constructor(
+    readonly instanceId: string,
+    readonly max: number,
+  ) {
+    super(
+      'VOLUME_SLOTS_EXHAUSTED',
+      `instance "${instanceId}" has ${max} volumes attached, the most it can have`,
+    );
+  }
+}
+
+/**
+ * The guest did not release the volume within `timeoutMs` after `device_del` (it ignores the
+ * ACPI eject, is frozen, or has no OS). The volume is still attached (definition and guest);
+ * the unplug request stays pending in QEMU, and a later `detachVolume` waits for it again.
+ */
+export class VolumeDetachTimeoutError extends DriverError {
+  constructor(
+    readonly instanceId: string,
+    readonly volumeId: string,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      'VOLUME_DETACH_TIMEOUT',
+      `the guest of instance "${instanceId}" did not release volume "${volumeId}" within ${timeoutMs} ms; it is still attached`,
+    );
+  }
+}

@@ -4,17 +4,33 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Reverter } from '../reverter';
-import { BaseComputeDriver, lastLinesOf, MAX_CONSOLE_BYTES, powerStateOf } from './base';
+import {
+  BaseComputeDriver,
+  freeSlot,
+  guessDevice,
+  isVolumeRootDisk,
+  lastLinesOf,
+  MAX_ATTACHED_VOLUMES,
+  MAX_CONSOLE_BYTES,
+  powerStateOf,
+} from './base';
 import {
   HypervisorCommandError,
   InstanceExistsError,
   InstanceNotFoundError,
   InstanceStateError,
   InvalidInstanceSpecError,
+  VolumeAlreadyAttachedError,
+  VolumeDetachTimeoutError,
+  VolumeNotAttachedError,
+  VolumeSlotsExhaustedError,
 } from './errors';
 import type {
+  AttachVolumeResult,
   ComputeDriverInfo,
   ComputeEvent,
+  DetachVolumeOptions,
+  DetachVolumeResult,
   HostResources,
   InstanceHandle,
   InstanceSpec,
@@ -27,6 +43,7 @@ import type {
   RebuildSpec,
   ResizeSpec,
   SnapshotResult,
+  VolumeAttachmentSpec,
 } from './types';
 
 /** Knobs of the fake driver; all optional. */
@@ -43,6 +60,13 @@ export interface FakeComputeOptions {
   failRebuild?: boolean | RegExp;
   /** The simulated guests do not react to the ACPI power button (graceful falls back to quit). */
   guestIgnoresAcpi?: boolean;
+  /**
+   * The simulated guests never release a volume (they ignore the ACPI eject), so every
+   * `detachVolume` of a running instance times out. Without it they release at once when
+   * running; a frozen guest (paused, suspended, spawned paused) never answers until thawed,
+   * as with qemu, which is the other way for tests to make a detach time out.
+   */
+  guestIgnoresDetach?: boolean;
   /**
    * The simulated host. Pass the same `FakeHost` to a new driver to simulate a Stratus restart:
    * the instances are still "running" there, to be listed and adopted.
@@ -64,6 +88,21 @@ interface FakeInstance {
   console: string;
   /** The spec from before a pending resize (what `revertResize` restores), else null. */
   preResize: InstanceSpec | null;
+  /** Volumes attached besides the root disk (the definition; `spec.volumes` is not used). */
+  attachments: FakeAttachment[];
+  /** Size of the root volume (boot from volume), when known. */
+  rootVolumeBytes: number | null;
+}
+
+interface FakeAttachment {
+  volume: VolumeAttachmentSpec;
+  slot: number;
+  /** Bytes, when known (read from the file at attach, or set by extend). */
+  sizeBytes: number | null;
+  /** A detach timed out: the guest will release it when it runs again. */
+  unplugPending: boolean;
+  /** The running guest released it; the definition still has it until detached again. */
+  unplugged: boolean;
 }
 
 /** The instances of one simulated host, which outlive any one driver. */
@@ -109,6 +148,8 @@ export class FakeComputeDriver extends BaseComputeDriver {
         softReboot: true,
         resize: true,
         rebuild: true,
+        volumes: true,
+        nics: true,
       },
     };
   }
@@ -170,13 +211,22 @@ export class FakeComputeDriver extends BaseComputeDriver {
     const id = spec.instanceId;
     if (this.host.instances.has(id)) throw new InstanceExistsError(id);
     // Reserve the id at once: a second spawn of it during the delay must fail.
+    const { volumes, ...rest } = structuredClone(spec);
     const instance: FakeInstance = {
-      spec: structuredClone(spec),
+      spec: rest,
       pid: null,
       runState: 'prelaunch',
       suspended: false,
       console: '',
       preResize: null,
+      attachments: (volumes ?? []).map((volume, slot) => ({
+        volume,
+        slot,
+        sizeBytes: null,
+        unplugPending: false,
+        unplugged: false,
+      })),
+      rootVolumeBytes: null,
     };
     this.host.instances.set(id, instance);
     return Reverter.run(async (revert) => {
@@ -187,6 +237,12 @@ export class FakeComputeDriver extends BaseComputeDriver {
       await this.delay(this.options.spawnDelayMs);
       if (matches(this.options.failSpawn, spec.name)) {
         throw new HypervisorCommandError(id, 'starting qemu', 'fake: spawn failure injected');
+      }
+      for (const attachment of instance.attachments) {
+        attachment.sizeBytes = await sizeOf(attachment.volume.path);
+      }
+      if (isVolumeRootDisk(spec.rootDisk)) {
+        instance.rootVolumeBytes = await sizeOf(spec.rootDisk.volume.path);
       }
       this.launch(instance, spec.startPaused ?? false);
       this.attached.add(id);
@@ -306,14 +362,22 @@ export class FakeComputeDriver extends BaseComputeDriver {
 
   protected async snapshotInstance(instanceId: string, destPath: string): Promise<SnapshotResult> {
     const instance = this.attach(instanceId);
-    if (!instance.spec.rootDisk) {
+    const rootDisk = instance.spec.rootDisk;
+    if (!rootDisk) {
       throw new InstanceStateError(instanceId, 'snapshot', 'diskless (it has no root disk)');
+    }
+    if (isVolumeRootDisk(rootDisk)) {
+      throw new InstanceStateError(
+        instanceId,
+        'snapshot',
+        'booted from a volume (snapshot the volume instead)',
+      );
     }
     const frozen = instance.pid !== null && instance.runState === 'running';
     if (frozen) this.stop(instanceId, instance);
     try {
       await this.delay(this.options.operationDelayMs);
-      const body = emptyQcow2(instance.spec.rootDisk.sizeGib);
+      const body = emptyQcow2(rootDisk.sizeGib);
       const temporary = path.join(
         path.dirname(destPath),
         `.${path.basename(destPath)}.${randomUUID()}.tmp`,
@@ -354,7 +418,7 @@ export class FakeComputeDriver extends BaseComputeDriver {
     instance.spec.vcpus = spec.vcpus;
     instance.spec.memoryMib = spec.memoryMib;
     const disk = instance.spec.rootDisk;
-    if (disk) disk.sizeGib = Math.max(disk.sizeGib, spec.rootDiskGib);
+    if (disk && !isVolumeRootDisk(disk)) disk.sizeGib = Math.max(disk.sizeGib, spec.rootDiskGib);
   }
 
   protected async confirmResizeInstance(instanceId: string): Promise<void> {
@@ -384,6 +448,13 @@ export class FakeComputeDriver extends BaseComputeDriver {
         'resized (a resize is pending: confirm or revert it first)',
       );
     }
+    if (isVolumeRootDisk(instance.spec.rootDisk)) {
+      throw new InstanceStateError(
+        instanceId,
+        'rebuild',
+        'booted from a volume (re-image the volume instead)',
+      );
+    }
     if (spec.rootDisk === null && instance.spec.rootDisk !== null) {
       throw new InvalidInstanceSpecError(
         'rootDisk',
@@ -406,6 +477,111 @@ export class FakeComputeDriver extends BaseComputeDriver {
     };
   }
 
+  // --- volumes ---
+
+  protected async attachVolumeInstance(
+    instanceId: string,
+    volume: VolumeAttachmentSpec,
+  ): Promise<AttachVolumeResult> {
+    const instance = this.attach(instanceId);
+    for (const other of this.volumesOf(instance)) {
+      if (other.volumeId === volume.volumeId) {
+        throw new VolumeAlreadyAttachedError(instanceId, volume.volumeId);
+      }
+      if (other.path === volume.path) {
+        throw new InvalidInstanceSpecError(
+          'volume.path',
+          `is already attached as volume ${other.volumeId}`,
+        );
+      }
+    }
+    const used = instance.attachments.map((a) => a.slot);
+    const slot = freeSlot(used);
+    if (slot === null) throw new VolumeSlotsExhaustedError(instanceId, MAX_ATTACHED_VOLUMES);
+    await this.delay(this.options.operationDelayMs);
+    instance.attachments.push({
+      volume: structuredClone(volume),
+      slot,
+      sizeBytes: await sizeOf(volume.path),
+      unplugPending: false,
+      unplugged: false,
+    });
+    const device = guessDevice(instance.spec.rootDisk !== null, used, slot);
+    if (instance.pid === null) return { device, method: 'definition' };
+    if (instance.runState === 'running') this.printDevices(instance);
+    return { device, method: 'hot-plug' };
+  }
+
+  protected async detachVolumeInstance(
+    instanceId: string,
+    volumeId: string,
+    options: Required<DetachVolumeOptions>,
+  ): Promise<DetachVolumeResult> {
+    const instance = this.attach(instanceId);
+    const { rootDisk } = instance.spec;
+    if (isVolumeRootDisk(rootDisk) && rootDisk.volume.volumeId === volumeId) {
+      throw new InstanceStateError(
+        instanceId,
+        `detach volume "${volumeId}" from`,
+        'booted from it (the root disk cannot be detached)',
+      );
+    }
+    const attachment = instance.attachments.find((a) => a.volume.volumeId === volumeId);
+    if (!attachment) throw new VolumeNotAttachedError(instanceId, volumeId);
+    await this.delay(this.options.operationDelayMs);
+    const drop = () => {
+      instance.attachments = instance.attachments.filter((a) => a !== attachment);
+    };
+    if (instance.pid === null) {
+      drop();
+      return { method: 'definition' };
+    }
+    const answers = instance.runState === 'running' && !this.options.guestIgnoresDetach;
+    if (!attachment.unplugged && !answers) {
+      attachment.unplugPending = true;
+      await sleep(options.timeoutMs);
+      throw new VolumeDetachTimeoutError(instanceId, volumeId, options.timeoutMs);
+    }
+    drop();
+    if (!attachment.unplugged) this.printDevices(instance);
+    return { method: 'hot-unplug' };
+  }
+
+  protected async extendVolumeInstance(
+    instanceId: string,
+    volumeId: string,
+    newSizeBytes: number,
+  ): Promise<void> {
+    const instance = this.attach(instanceId);
+    const { rootDisk } = instance.spec;
+    const isRoot = isVolumeRootDisk(rootDisk) && rootDisk.volume.volumeId === volumeId;
+    const attachment = instance.attachments.find((a) => a.volume.volumeId === volumeId);
+    if (!isRoot && !attachment) throw new VolumeNotAttachedError(instanceId, volumeId);
+    const current = isRoot ? instance.rootVolumeBytes : (attachment?.sizeBytes ?? null);
+    if (current !== null && newSizeBytes < current) {
+      throw new InvalidInstanceSpecError(
+        'newSizeBytes',
+        `is ${newSizeBytes} bytes, smaller than the volume (${current} bytes): volumes only grow`,
+      );
+    }
+    await this.delay(this.options.operationDelayMs);
+    if (isRoot) instance.rootVolumeBytes = newSizeBytes;
+    else if (attachment) attachment.sizeBytes = newSizeBytes;
+    if (instance.pid !== null && instance.runState === 'running') this.printDevices(instance);
+  }
+
+  protected async attachedVolumesOf(instanceId: string): Promise<string[]> {
+    return this.volumesOf(this.get(instanceId)).map((v) => v.volumeId);
+  }
+
+  /** The instance's volumes, root volume first, then by slot (as qemu lists them). */
+  private volumesOf(instance: FakeInstance): VolumeAttachmentSpec[] {
+    const { rootDisk } = instance.spec;
+    const root = isVolumeRootDisk(rootDisk) ? [rootDisk.volume] : [];
+    const attached = [...instance.attachments].sort((a, b) => a.slot - b.slot);
+    return [...root, ...attached.map((a) => a.volume)];
+  }
+
   // --- the state machine ---
 
   private launch(instance: FakeInstance, paused: boolean): void {
@@ -426,7 +602,7 @@ export class FakeComputeDriver extends BaseComputeDriver {
     instance.console += `[fake] booting ${name}\n`;
     instance.console += `[fake] Memory: ${Math.floor(kib * 0.8)}K/${kib}K available\n`;
     instance.console += `[fake] smp: Brought up 1 node, ${vcpus} CPU${vcpus === 1 ? '' : 's'}\n`;
-    if (rootDisk) {
+    if (rootDisk && !isVolumeRootDisk(rootDisk)) {
       const { sizeGib } = rootDisk;
       const gb = ((sizeGib * 1024 ** 3) / 1e9).toFixed(2);
       instance.console += `[fake] virtio_blk virtio0: [vda] ${sizeGib * 2 * 1024 ** 2} 512-byte logical blocks (${gb} GB/${sizeGib.toFixed(2)} GiB)\n`;
@@ -438,7 +614,39 @@ export class FakeComputeDriver extends BaseComputeDriver {
       const body = userData === '' || userData.endsWith('\n') ? userData : `${userData}\n`;
       instance.console += `STRATUS-USERDATA-BEGIN\n${body}STRATUS-USERDATA-END\n`;
     }
-    instance.console += `STRATUS-BLOCK:${instance.spec.rootDisk ? ' vda' : ''}\n`;
+    for (const attachment of instance.attachments) {
+      attachment.unplugged = false;
+      attachment.unplugPending = false;
+    }
+    this.printDevices(instance);
+  }
+
+  /**
+   * What the test guest prints every 2 s (here: at boot and after each volume change): its
+   * disks, their sizes in sectors (when known) and its NICs.
+   */
+  private printDevices(instance: FakeInstance): void {
+    const disks: [string, number | null][] = [];
+    const { rootDisk, nics } = instance.spec;
+    if (rootDisk) {
+      disks.push([
+        'vda',
+        isVolumeRootDisk(rootDisk) ? instance.rootVolumeBytes : rootDisk.sizeGib * 1024 ** 3,
+      ]);
+    }
+    const present = instance.attachments
+      .filter((a) => !a.unplugged)
+      .sort((a, b) => a.slot - b.slot);
+    for (const attachment of present) {
+      const used = present.map((a) => a.slot);
+      const device = guessDevice(rootDisk !== null, used, attachment.slot);
+      disks.push([device.slice('/dev/'.length), attachment.sizeBytes]);
+    }
+    instance.console += `STRATUS-BLOCK:${disks.map(([name]) => ` ${name}`).join('')}\n`;
+    const sizes = disks.filter(([, bytes]) => bytes !== null);
+    instance.console += `STRATUS-BLOCKSIZE:${sizes.map(([name, bytes]) => ` ${name}=${(bytes ?? 0) / 512}`).join('')}\n`;
+    const macs = (nics ?? []).map((nic, i) => ` eth${i}=${nic.mac}`).join('');
+    instance.console += `STRATUS-NET:${macs}\n`;
   }
 
   private stop(instanceId: string, instance: FakeInstance): void {
@@ -454,10 +662,24 @@ export class FakeComputeDriver extends BaseComputeDriver {
     const firstRun = instance.runState === 'prelaunch';
     instance.runState = 'running';
     this.send(instanceId, 'RESUME');
-    if (firstRun) this.boot(instance);
+    if (firstRun) {
+      this.boot(instance);
+    } else if (!this.options.guestIgnoresDetach) {
+      // The thawed guest answers the ejects it was asked for while frozen.
+      const pending = instance.attachments.filter((a) => a.unplugPending);
+      for (const attachment of pending) {
+        attachment.unplugPending = false;
+        attachment.unplugged = true;
+      }
+      if (pending.length > 0) this.printDevices(instance);
+    }
   }
 
   private off(instance: FakeInstance): void {
+    for (const attachment of instance.attachments) {
+      attachment.unplugPending = false;
+      attachment.unplugged = false;
+    }
     instance.pid = null;
     instance.runState = 'prelaunch';
     instance.suspended = false;
@@ -535,6 +757,29 @@ const QUIT = { guest: false, reason: 'host-qmp-quit' };
 /** Whether an injected-failure knob applies to the instance named `name`. */
 function matches(knob: boolean | RegExp | undefined, name: string): boolean {
   return knob === true || (knob instanceof RegExp && knob.test(name));
+}
+
+/**
+ * The virtual size of the image at `file` when it can be read (a qcow2 header's size, or a raw
+ * file's length), else null: the fake never requires the file to exist.
+ */
+async function sizeOf(file: string): Promise<number | null> {
+  try {
+    const handle = await fs.open(file, 'r');
+    try {
+      const header = Buffer.alloc(32);
+      const { bytesRead } = await handle.read(header, 0, 32, 0);
+      if (bytesRead === 32 && header.toString('latin1', 0, 4) === 'QFI\xfb') {
+        return Number(header.readBigUInt64BE(24));
+      }
+      const stats = await handle.stat();
+      return stats.isFile() ? stats.size : null;
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return null;
+  }
 }
 
 /**

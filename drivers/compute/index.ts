@@ -4,6 +4,12 @@ import { FakeComputeDriver, type FakeComputeOptions } from './fake';
 import { QemuComputeDriver, type QemuConfig } from './qemu';
 import type { ComputeDriver } from './types';
 
+export {
+  DEFAULT_DETACH_TIMEOUT_MS,
+  isVolumeRootDisk,
+  MAX_ATTACHED_VOLUMES,
+  MAX_NICS,
+} from './base';
 export * from './errors';
 export type { FakeComputeOptions } from './fake';
 export { FakeComputeDriver, FakeHost } from './fake';

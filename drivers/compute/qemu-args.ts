@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { KernelSpec } from './types';
+import type { KernelSpec, NicSpec, VolumeAttachmentSpec } from './types';
 
 /**
  * QEMU's command line, built section by section by small pure functions (Incus's shape): each
@@ -94,6 +94,120 @@ export function diskArgs(input: { diskPath: string | null }): string[] {
   return ['-drive', `file=${optionValue(input.diskPath)},if=virtio,format=qcow2`];
 }
 
+/** How many PCIe root ports for volumes each instance gets (`MAX_ATTACHED_VOLUMES` in base.ts). */
+export const VOLUME_SLOTS = 8;
+
+/** The PCIe root port of volume slot `slot` (0-based). */
+export function slotPort(slot: number): string {
+  return `hp${slot}`;
+}
+
+/**
+ * Empty PCIe root ports, one per volume slot, as functions of one multifunction slot of the
+ * root bus (0x10). WARNING: q35's root bus takes no hot-plug; only devices behind root ports
+ * can be hot-plugged and unplugged (ACPI hot-plug, QEMU's default on q35 since 6.1), so every
+ * volume (at boot or later) goes behind one. `io-reserve=0`: virtio devices need no I/O ports,
+ * and eight I/O windows would not fit. They come before any other device so that automatic
+ * addresses never take slot 0x10.
+ */
+export function hotplugPortArgs(): string[] {
+  const args: string[] = [];
+  for (let slot = 0; slot < VOLUME_SLOTS; slot++) {
+    const multifunction = slot === 0 ? ',multifunction=on' : '';
+    args.push(
+      '-device',
+      `pcie-root-port,id=${slotPort(slot)},chassis=${slot + 1},bus=pcie.0,addr=0x10.${slot}${multifunction},io-reserve=0`,
+    );
+  }
+  return args;
+}
+
+/**
+ * QEMU names of one volume, derived from its id (a UUID): node names and device ids must be
+ * at most 31 characters starting with a letter, so they take 24 hex digits of the id; the
+ * virtio serial is the first 20 characters of the id (the guest's /dev/disk/by-id/virtio-...,
+ * as with Nova).
+ */
+export interface VolumeNames {
+  fileNode: string;
+  formatNode: string;
+  deviceId: string;
+  serial: string;
+}
+
+export function volumeNames(volumeId: string): VolumeNames {
+  const key = volumeId.replaceAll('-', '').slice(0, 24).toLowerCase();
+  return {
+    fileNode: `file-${key}`,
+    formatNode: `vol-${key}`,
+    deviceId: `disk-${key}`,
+    serial: volumeId.slice(0, 20),
+  };
+}
+
+/** A volume as QEMU opens it: the spec, plus whether its path is a block device (LVM). */
+export interface OpenedVolume extends VolumeAttachmentSpec {
+  blockDevice: boolean;
+}
+
+/** The `blockdev-add` arguments of a volume: its file node, then its format node. */
+export function volumeBlockdevs(volume: OpenedVolume): Record<string, unknown>[] {
+  const names = volumeNames(volume.volumeId);
+  return [
+    {
+      driver: volume.blockDevice ? 'host_device' : 'file',
+      'node-name': names.fileNode,
+      filename: volume.path,
+    },
+    { driver: volume.driver, 'node-name': names.formatNode, file: names.fileNode },
+  ];
+}
+
+/** The `device_add` arguments of a volume: virtio-blk in the root port of `slot` (null: root bus). */
+export function volumeDevice(volumeId: string, slot: number | null): Record<string, unknown> {
+  const names = volumeNames(volumeId);
+  return {
+    driver: 'virtio-blk-pci',
+    id: names.deviceId,
+    drive: names.formatNode,
+    serial: names.serial,
+    ...(slot === null ? {} : { bus: slotPort(slot) }),
+  };
+}
+
+/** `key=value` form of QMP-style arguments, values escaped for QEMU's option parser. */
+function optionList(args: Record<string, unknown>): string {
+  return Object.entries(args)
+    .map(([key, value]) => `${key}=${optionValue(String(value))}`)
+    .join(',');
+}
+
+/**
+ * A volume opened at boot: the same nodes and device `attachVolume` hot-plugs, so a later
+ * detach finds them by the same names. `slot` null puts it on the root bus (the root volume,
+ * which is never unplugged).
+ */
+export function volumeArgs(volume: OpenedVolume, slot: number | null): string[] {
+  const args: string[] = [];
+  for (const node of volumeBlockdevs(volume)) args.push('-blockdev', optionList(node));
+  const { driver, ...device } = volumeDevice(volume.volumeId, slot);
+  args.push('-device', `${driver},${optionList(device)}`);
+  return args;
+}
+
+/**
+ * NICs in guest order: each an existing tap (made by the network driver; `script=no`: QEMU
+ * configures nothing) and a virtio-net device with the port's MAC.
+ */
+export function nicArgs(input: { nics: NicSpec[] }): string[] {
+  return input.nics.flatMap((nic, index) => [
+    '-netdev',
+    `tap,id=net${index},ifname=${nic.tapName},script=no,downscript=no`,
+    '-device',
+    `virtio-net-pci,netdev=net${index},mac=${nic.mac},id=nic${index}`,
+  ]);
+}
+
 /** True when `cmdline` already sends the console to the first serial port. */
 export function hasSerialConsole(cmdline: string): boolean {
   return /(^|\s)console=ttyS0(,\S*)?(\s|$)/.test(cmdline);
@@ -164,7 +278,11 @@ export interface LaunchInput {
   memoryMib: number;
   accelerator: 'kvm' | 'tcg';
   paths: InstancePaths;
-  hasDisk: boolean;
+  /** The root disk: the overlay in the instance folder, a volume, or none. */
+  rootDisk: 'overlay' | OpenedVolume | null;
+  /** Volumes attached at boot, each in its slot. */
+  volumes: { volume: OpenedVolume; slot: number }[];
+  nics: NicSpec[];
   kernel?: KernelSpec;
   hasUserData: boolean;
   hasMetaData: boolean;
@@ -180,9 +298,15 @@ export function qemuArgv(input: LaunchInput): string[] {
     ...memoryArgs(input),
     ...cpuArgs(input),
     ...baseArgs(),
+    ...hotplugPortArgs(),
     ...qmpArgs({ socketPath: paths.qmpSocket }),
     ...serialArgs({ logPath: paths.consoleLog }),
-    ...diskArgs({ diskPath: input.hasDisk ? paths.disk : null }),
+    ...diskArgs({ diskPath: input.rootDisk === 'overlay' ? paths.disk : null }),
+    ...(input.rootDisk !== null && input.rootDisk !== 'overlay'
+      ? volumeArgs(input.rootDisk, null)
+      : []),
+    ...input.volumes.flatMap(({ volume, slot }) => volumeArgs(volume, slot)),
+    ...nicArgs(input),
     ...kernelArgs({ kernel: input.kernel }),
     ...fwCfgArgs({
       userDataPath: input.hasUserData ? paths.userData : undefined,

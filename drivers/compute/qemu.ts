@@ -5,7 +5,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { DriverUnavailableError } from '../errors';
 import { Reverter } from '../reverter';
-import { BaseComputeDriver, lastLinesOf, MAX_CONSOLE_BYTES, powerStateOf } from './base';
+import {
+  BaseComputeDriver,
+  freeSlot,
+  guessDevice,
+  isVolumeRootDisk,
+  lastLinesOf,
+  MAX_ATTACHED_VOLUMES,
+  MAX_CONSOLE_BYTES,
+  powerStateOf,
+} from './base';
 import {
   HypervisorCommandError,
   InstanceExistsError,
@@ -13,6 +22,10 @@ import {
   InstanceStateError,
   InstanceStuckError,
   InvalidInstanceSpecError,
+  VolumeAlreadyAttachedError,
+  VolumeDetachTimeoutError,
+  VolumeNotAttachedError,
+  VolumeSlotsExhaustedError,
 } from './errors';
 import {
   isAlive,
@@ -28,19 +41,27 @@ import {
   instancePaths,
   instancesDir,
   MAX_SOCKET_PATH_BYTES,
+  type OpenedVolume,
   qemuArgv,
+  volumeBlockdevs,
+  volumeDevice,
+  volumeNames,
 } from './qemu-args';
 import { QmpClient, type QmpEvent } from './qmp/client';
-import { QmpDisconnectedError } from './qmp/errors';
+import { QmpDisconnectedError, QmpError } from './qmp/errors';
 import type {
+  AttachVolumeResult,
   ComputeDriverInfo,
   ComputeEvent,
+  DetachVolumeOptions,
+  DetachVolumeResult,
   HostResources,
   InstanceHandle,
   InstanceSpec,
   InstanceStatus,
   KernelSpec,
   ListOptions,
+  NicSpec,
   PowerOffOptions,
   PowerOffResult,
   RebootOptions,
@@ -49,6 +70,8 @@ import type {
   ResizeSpec,
   RootDiskSpec,
   SnapshotResult,
+  VolumeAttachmentSpec,
+  VolumeRootDiskSpec,
 } from './types';
 
 /** Configuration of the qemu compute driver (validated strictly by `index.ts`). */
@@ -103,10 +126,20 @@ interface StoredInstance {
   name: string;
   vcpus: number;
   memoryMib: number;
-  rootDisk: RootDiskSpec | null;
+  /** An overlay (`disk.qcow2`), a volume used in place (boot from volume), or none. */
+  rootDisk: RootDiskSpec | VolumeRootDiskSpec | null;
   kernel?: KernelSpec;
   hasUserData: boolean;
   hasMetaData: boolean;
+  /** Volumes attached besides the root disk, each in its PCIe root port (slot). */
+  volumes?: StoredVolume[];
+  /** NICs in guest order. */
+  nics?: NicSpec[];
+}
+
+/** An attached volume in `instance.json`: what QEMU opens, and the root port it sits in. */
+interface StoredVolume extends VolumeAttachmentSpec {
+  slot: number;
 }
 
 /** One attached instance: its process, its QMP connection and the watch on its pid. */
@@ -157,6 +190,71 @@ function storedText(stored: StoredInstance): string {
 }
 
 /**
+ * Checks that a volume's path names a file or a block device (`field` names it in the error)
+ * and says which, for the file node's driver (`file` or `host_device`).
+ */
+async function openVolume(volume: VolumeAttachmentSpec, field: string): Promise<OpenedVolume> {
+  let stats: Awaited<ReturnType<typeof fs.stat>>;
+  try {
+    stats = await fs.stat(volume.path);
+  } catch {
+    throw new InvalidInstanceSpecError(
+      `${field}.path`,
+      `names no file or block device: ${JSON.stringify(volume.path)}`,
+    );
+  }
+  if (!stats.isFile() && !stats.isBlockDevice()) {
+    throw new InvalidInstanceSpecError(
+      `${field}.path`,
+      `is neither a file nor a block device: ${JSON.stringify(volume.path)}`,
+    );
+  }
+  const { volumeId, driver, path: file } = volume;
+  return { volumeId, driver, path: file, blockDevice: stats.isBlockDevice() };
+}
+
+/** A stored volume for a launch: a path that vanished is left for QEMU to report. */
+async function openedForLaunch(volume: VolumeAttachmentSpec): Promise<OpenedVolume> {
+  const { volumeId, driver, path: file } = volume;
+  const blockDevice = await fs.stat(file).then(
+    (stats) => stats.isBlockDevice(),
+    () => false,
+  );
+  return { volumeId, driver, path: file, blockDevice };
+}
+
+/**
+ * Refuses a NIC whose tap does not exist: QEMU (as root) would create a fresh tap of that
+ * name, plugged into nothing, and the guest would silently have no network.
+ */
+async function checkTap(nic: NicSpec, field: string): Promise<void> {
+  if (!(await exists(path.join('/sys/class/net', nic.tapName)))) {
+    throw new InvalidInstanceSpecError(
+      `${field}.tapName`,
+      `names no network device "${nic.tapName}": the network driver must create the tap first`,
+    );
+  }
+}
+
+/** The volumes of a definition, root volume first (boot from volume), then by slot. */
+function volumesOf(stored: StoredInstance): VolumeAttachmentSpec[] {
+  const root = isVolumeRootDisk(stored.rootDisk) ? [stored.rootDisk.volume] : [];
+  const attached = [...(stored.volumes ?? [])].sort((a, b) => a.slot - b.slot);
+  return [...root, ...attached];
+}
+
+/** QMP's answer when an unplug is already pending, or the device is gone already. */
+function isPendingUnplug(err: unknown): boolean {
+  return err instanceof QmpError && /in progress|pending|in the process of/i.test(err.desc);
+}
+function isGone(err: unknown): boolean {
+  return (
+    err instanceof QmpError &&
+    (err.errorClass === 'DeviceNotFound' || /not found|cannot find/i.test(err.desc))
+  );
+}
+
+/**
  * Real QEMU VMs (`qemu-system-x86_64`), one daemonized process per instance with a QMP socket
  * in the instance folder. Every lifecycle operation goes through QMP; signals are used only
  * when QMP cannot be reached or QEMU ignores `quit` (a wedged process must still go away).
@@ -188,6 +286,8 @@ export class QemuComputeDriver extends BaseComputeDriver {
         softReboot: true,
         resize: true,
         rebuild: true,
+        volumes: true,
+        nics: true,
       },
     };
   }
@@ -277,8 +377,16 @@ export class QemuComputeDriver extends BaseComputeDriver {
       ...(spec.kernel ? { kernel: spec.kernel } : {}),
       hasUserData: spec.userData !== undefined,
       hasMetaData: spec.metadata !== undefined,
+      ...(spec.volumes ? { volumes: spec.volumes.map((v, slot) => ({ ...v, slot })) } : {}),
+      ...(spec.nics ? { nics: spec.nics } : {}),
     };
-    if (spec.rootDisk) await this.checkBaseImage(id, spec.rootDisk);
+    const overlay = spec.rootDisk && !isVolumeRootDisk(spec.rootDisk) ? spec.rootDisk : null;
+    if (overlay) await this.checkBaseImage(id, overlay);
+    if (isVolumeRootDisk(spec.rootDisk)) await openVolume(spec.rootDisk.volume, 'rootDisk.volume');
+    for (const [i, volume] of (spec.volumes ?? []).entries()) {
+      await openVolume(volume, `volumes[${i}]`);
+    }
+    for (const [i, nic] of (spec.nics ?? []).entries()) await checkTap(nic, `nics[${i}]`);
 
     return Reverter.run(async (revert) => {
       // 1. The instance folder: everything below lives in it.
@@ -291,9 +399,9 @@ export class QemuComputeDriver extends BaseComputeDriver {
       }
       revert.add(() => fs.rm(paths.dir, { recursive: true, force: true }));
 
-      // 2. The root disk: a qcow2 overlay over the cached base image.
-      if (spec.rootDisk) {
-        const { baseImagePath, format, sizeGib } = spec.rootDisk;
+      // 2. The root disk: a qcow2 overlay over the cached base image (a volume is used as is).
+      if (overlay) {
+        const { baseImagePath, format, sizeGib } = overlay;
         await this.qemuImg(id, 'creating the disk overlay', [
           'create',
           '-q',
@@ -486,6 +594,13 @@ export class QemuComputeDriver extends BaseComputeDriver {
     if (!stored.rootDisk) {
       throw new InstanceStateError(instanceId, 'snapshot', 'diskless (it has no root disk)');
     }
+    if (isVolumeRootDisk(stored.rootDisk)) {
+      throw new InstanceStateError(
+        instanceId,
+        'snapshot',
+        'booted from a volume (snapshot the volume instead)',
+      );
+    }
     const session = await this.session(instanceId, paths);
     let frozen = false;
     if (session && (await this.queryStatus(session)).status === 'running') {
@@ -541,8 +656,10 @@ export class QemuComputeDriver extends BaseComputeDriver {
       );
     }
     const stored = await this.readStored(instanceId, paths);
+    // A volume as root disk keeps its size (Nova ignores the flavor's disk for it).
+    const overlay = stored.rootDisk && !isVolumeRootDisk(stored.rootDisk) ? stored.rootDisk : null;
     let grow = false;
-    if (stored.rootDisk) {
+    if (overlay) {
       const current = await this.virtualSize(instanceId, paths.disk, 'reading the root disk');
       grow = spec.rootDiskGib * GIB > current;
     }
@@ -550,13 +667,12 @@ export class QemuComputeDriver extends BaseComputeDriver {
       ...stored,
       vcpus: spec.vcpus,
       memoryMib: spec.memoryMib,
-      rootDisk: stored.rootDisk && {
-        ...stored.rootDisk,
-        sizeGib: Math.max(stored.rootDisk.sizeGib, spec.rootDiskGib),
-      },
+      rootDisk: overlay
+        ? { ...overlay, sizeGib: Math.max(overlay.sizeGib, spec.rootDiskGib) }
+        : stored.rootDisk,
     };
     await Reverter.run(async (revert) => {
-      if (stored.rootDisk) {
+      if (overlay) {
         revert.add(() => fs.rm(paths.diskPreResize, { force: true }));
         await copyAtomic(paths.disk, paths.diskPreResize);
       }
@@ -593,6 +709,15 @@ export class QemuComputeDriver extends BaseComputeDriver {
     // The disk first, then the definition (whose rename also ends the pending resize). A
     // missing copy with the mark still there: an earlier revert got this far and stopped.
     if (await exists(paths.diskPreResize)) await fs.rename(paths.diskPreResize, paths.disk);
+    // Volumes attached or detached since the resize stay as they are now (only the size
+    // reverts): the old definition gets the current attachments, then replaces the new one.
+    const current = await this.readStored(instanceId, paths);
+    const previous = JSON.parse(await fs.readFile(paths.specPreResize, 'utf8')) as StoredInstance;
+    const { volumes: _oldVolumes, ...kept } = previous;
+    await writeAtomic(
+      paths.specPreResize,
+      storedText({ ...kept, ...(current.volumes ? { volumes: current.volumes } : {}) }),
+    );
     await fs.rename(paths.specPreResize, paths.spec);
   }
 
@@ -617,6 +742,13 @@ export class QemuComputeDriver extends BaseComputeDriver {
       );
     }
     const stored = await this.readStored(instanceId, paths);
+    if (isVolumeRootDisk(stored.rootDisk)) {
+      throw new InstanceStateError(
+        instanceId,
+        'rebuild',
+        'booted from a volume (re-image the volume instead)',
+      );
+    }
     if (spec.rootDisk === null && stored.rootDisk !== null) {
       throw new InvalidInstanceSpecError(
         'rootDisk',
@@ -668,6 +800,219 @@ export class QemuComputeDriver extends BaseComputeDriver {
     await fs.rm(previous, { force: true }).catch(() => {});
   }
 
+  // --- volumes ---
+
+  protected async attachVolumeInstance(
+    instanceId: string,
+    volume: VolumeAttachmentSpec,
+  ): Promise<AttachVolumeResult> {
+    const paths = await this.existing(instanceId);
+    const stored = await this.readStored(instanceId, paths);
+    const volumes = stored.volumes ?? [];
+    const formatNode = volumeNames(volume.volumeId).formatNode;
+    for (const other of volumesOf(stored)) {
+      if (other.volumeId === volume.volumeId) {
+        throw new VolumeAlreadyAttachedError(instanceId, volume.volumeId);
+      }
+      if (volumeNames(other.volumeId).formatNode === formatNode) {
+        throw new InvalidInstanceSpecError(
+          'volume.volumeId',
+          `shares its first 24 hex digits with attached volume ${other.volumeId} (QEMU names clash)`,
+        );
+      }
+      if (other.path === volume.path) {
+        throw new InvalidInstanceSpecError(
+          'volume.path',
+          `is already attached as volume ${other.volumeId}`,
+        );
+      }
+    }
+    const used = volumes.map((v) => v.slot);
+    const slot = freeSlot(used);
+    if (slot === null) throw new VolumeSlotsExhaustedError(instanceId, MAX_ATTACHED_VOLUMES);
+    const opened = await openVolume(volume, 'volume');
+    const updated: StoredInstance = { ...stored, volumes: [...volumes, { ...volume, slot }] };
+    const device = guessDevice(stored.rootDisk !== null, used, slot);
+
+    const session = await this.session(instanceId, paths);
+    if (!session) {
+      await writeAtomic(paths.spec, storedText(updated));
+      return { device, method: 'definition' };
+    }
+    await Reverter.run(async (revert) => {
+      const operation = `attaching volume "${volume.volumeId}"`;
+      for (const node of volumeBlockdevs(opened)) {
+        await this.qmpStep(session, instanceId, operation, 'blockdev-add', node);
+        revert.add(() => this.dropNode(session, node['node-name'] as string));
+      }
+      const deviceArgs = volumeDevice(volume.volumeId, slot);
+      await this.qmpStep(session, instanceId, operation, 'device_add', deviceArgs);
+      revert.add(async () => {
+        await this.unplug(session, deviceArgs.id as string, 5_000);
+      });
+      await writeAtomic(paths.spec, storedText(updated));
+    });
+    return { device, method: 'hot-plug' };
+  }
+
+  protected async detachVolumeInstance(
+    instanceId: string,
+    volumeId: string,
+    options: Required<DetachVolumeOptions>,
+  ): Promise<DetachVolumeResult> {
+    const paths = await this.existing(instanceId);
+    const stored = await this.readStored(instanceId, paths);
+    if (isVolumeRootDisk(stored.rootDisk) && stored.rootDisk.volume.volumeId === volumeId) {
+      throw new InstanceStateError(
+        instanceId,
+        `detach volume "${volumeId}" from`,
+        'booted from it (the root disk cannot be detached)',
+      );
+    }
+    const volumes = stored.volumes ?? [];
+    if (!volumes.some((v) => v.volumeId === volumeId)) {
+      throw new VolumeNotAttachedError(instanceId, volumeId);
+    }
+    const updated: StoredInstance = {
+      ...stored,
+      volumes: volumes.filter((v) => v.volumeId !== volumeId),
+    };
+    const session = await this.session(instanceId, paths);
+    if (session) {
+      const names = volumeNames(volumeId);
+      if (!(await this.unplug(session, names.deviceId, options.timeoutMs))) {
+        throw new VolumeDetachTimeoutError(instanceId, volumeId, options.timeoutMs);
+      }
+      // The process may have ended meanwhile: its nodes went with it.
+      for (const node of [names.formatNode, names.fileNode]) await this.dropNode(session, node);
+    }
+    await writeAtomic(paths.spec, storedText(updated));
+    return { method: session ? 'hot-unplug' : 'definition' };
+  }
+
+  protected async extendVolumeInstance(
+    instanceId: string,
+    volumeId: string,
+    newSizeBytes: number,
+  ): Promise<void> {
+    const paths = await this.existing(instanceId);
+    const stored = await this.readStored(instanceId, paths);
+    const volume = volumesOf(stored).find((v) => v.volumeId === volumeId);
+    if (!volume) throw new VolumeNotAttachedError(instanceId, volumeId);
+    const operation = `extending volume "${volumeId}"`;
+    const refuseShrink = (current: number) => {
+      if (newSizeBytes < current) {
+        throw new InvalidInstanceSpecError(
+          'newSizeBytes',
+          `is ${newSizeBytes} bytes, smaller than the volume (${current} bytes): volumes only grow`,
+        );
+      }
+    };
+    const session = await this.session(instanceId, paths);
+    if (session) {
+      const { formatNode } = volumeNames(volumeId);
+      const nodes = await this.qmpStep<
+        { 'node-name': string; image: { 'virtual-size': number } }[]
+      >(session, instanceId, operation, 'query-named-block-nodes', { flat: true });
+      const node = nodes.find((n) => n['node-name'] === formatNode);
+      if (node) refuseShrink(node.image['virtual-size']);
+      // Grows a qcow2 or a raw file itself; a block device must already be this large.
+      await this.qmpStep(session, instanceId, operation, 'block_resize', {
+        'node-name': formatNode,
+        size: newSizeBytes,
+      });
+      return;
+    }
+    const { stdout } = await this.qemuImg(instanceId, operation, [
+      'info',
+      '-U',
+      '-f',
+      volume.driver,
+      '--output=json',
+      volume.path,
+    ]);
+    refuseShrink((JSON.parse(stdout) as { 'virtual-size'?: number })['virtual-size'] ?? 0);
+    await this.qemuImg(instanceId, operation, [
+      'resize',
+      '-q',
+      '-f',
+      volume.driver,
+      volume.path,
+      String(newSizeBytes),
+    ]);
+  }
+
+  protected async attachedVolumesOf(instanceId: string): Promise<string[]> {
+    const paths = await this.existing(instanceId);
+    return volumesOf(await this.readStored(instanceId, paths)).map((v) => v.volumeId);
+  }
+
+  /**
+   * Asks QEMU to unplug device `deviceId` and waits up to `timeoutMs` for its
+   * `DEVICE_DELETED` (the guest acknowledged the ACPI eject). True when it is gone (also when
+   * it was already, or the process ended); false on timeout, the unplug staying pending.
+   * An unplug requested earlier (a detach that timed out) is waited for again.
+   */
+  private async unplug(session: Session, deviceId: string, timeoutMs: number): Promise<boolean> {
+    let settle!: (gone: boolean) => void;
+    const outcome = new Promise<boolean>((resolve) => {
+      settle = resolve;
+    });
+    const offEvent = session.qmp.onEvent((event) => {
+      if (event.event === 'DEVICE_DELETED' && event.data.device === deviceId) settle(true);
+    });
+    const offClose = session.qmp.onClose(() => settle(true));
+    const timer = setTimeout(() => settle(false), timeoutMs);
+    try {
+      try {
+        await session.qmp.execute('device_del', { id: deviceId });
+      } catch (err) {
+        if (isGone(err) || err instanceof QmpDisconnectedError) return true;
+        if (!isPendingUnplug(err)) {
+          throw new HypervisorCommandError(
+            session.instanceId,
+            `unplugging ${deviceId}`,
+            err instanceof QmpError ? err.desc : String(err),
+            { cause: err },
+          );
+        }
+      }
+      return await outcome;
+    } finally {
+      clearTimeout(timer);
+      offEvent();
+      offClose();
+    }
+  }
+
+  /** Deletes a block node; one that is gone already (or a process that ended) is fine. */
+  private async dropNode(session: Session, nodeName: string): Promise<void> {
+    try {
+      await session.qmp.execute('blockdev-del', { 'node-name': nodeName });
+    } catch (err) {
+      if (isGone(err) || err instanceof QmpDisconnectedError) return;
+      throw err;
+    }
+  }
+
+  /** Runs a QMP command of a volume operation; QEMU's refusal becomes HypervisorCommandError. */
+  private async qmpStep<T = unknown>(
+    session: Session,
+    instanceId: string,
+    operation: string,
+    command: string,
+    args: Record<string, unknown>,
+  ): Promise<T> {
+    try {
+      return await session.qmp.execute<T>(command, args);
+    } catch (err) {
+      if (!(err instanceof QmpError)) throw err;
+      throw new HypervisorCommandError(instanceId, `${operation} (${command})`, err.desc, {
+        cause: err,
+      });
+    }
+  }
+
   // --- processes ---
 
   /**
@@ -694,7 +1039,16 @@ export class QemuComputeDriver extends BaseComputeDriver {
       memoryMib: stored.memoryMib,
       accelerator,
       paths,
-      hasDisk: stored.rootDisk !== null,
+      rootDisk: isVolumeRootDisk(stored.rootDisk)
+        ? await openedForLaunch(stored.rootDisk.volume)
+        : stored.rootDisk && 'overlay',
+      volumes: await Promise.all(
+        (stored.volumes ?? []).map(async (v) => ({
+          volume: await openedForLaunch(v),
+          slot: v.slot,
+        })),
+      ),
+      nics: stored.nics ?? [],
       kernel: stored.kernel,
       hasUserData: stored.hasUserData,
       hasMetaData: stored.hasMetaData,

@@ -42,6 +42,10 @@ export interface ComputeDriverInfo {
     resize: boolean;
     /** `rebuild`: a fresh root disk from another base image for a shut-off instance. */
     rebuild: boolean;
+    /** attachVolume/detachVolume/extendVolume, and rootDisk from a volume. */
+    volumes: boolean;
+    /** InstanceSpec.nics: tap devices made by the network driver. */
+    nics: boolean;
   };
 }
 
@@ -68,6 +72,58 @@ export interface RootDiskSpec {
   sizeGib: number;
 }
 
+/**
+ * A NIC: a tap device that already exists (made by the network driver), opened by QEMU.
+ * `tapName` is 1-15 characters of `[A-Za-z0-9_-]`; `mac` a unicast `xx:xx:xx:xx:xx:xx`.
+ */
+export interface NicSpec {
+  portId: string;
+  tapName: string;
+  mac: string;
+}
+
+/**
+ * A volume as QEMU opens it (the volume driver's connectionInfo plus the volume id, a UUID).
+ * `path` is a file or a block device; QEMU opens it read-write and locks it, so one volume
+ * can be open in one instance only.
+ */
+export interface VolumeAttachmentSpec {
+  volumeId: string;
+  driver: 'qcow2' | 'raw';
+  path: string;
+}
+
+/**
+ * Root disk that is a volume (boot from volume): used in place as vda (no overlay, no base
+ * image), never deleted by destroy. Such an instance cannot be snapshotted or rebuilt
+ * (`InstanceStateError`: snapshot or re-image the volume instead); resize changes only its
+ * vCPUs and memory (the root disk size is the volume's).
+ */
+export interface VolumeRootDiskSpec {
+  volume: VolumeAttachmentSpec;
+}
+
+/** What `attachVolume` did. */
+export interface AttachVolumeResult {
+  /**
+   * Best guess of the guest device, like Nova: /dev/vdb ... (the root disk is vda; attached
+   * volumes follow in the order of their PCI slots, which is what the guest's kernel uses).
+   */
+  device: string;
+  /** `hot-plug`: the running guest got the device now; `definition`: it gets it on next boot. */
+  method: 'hot-plug' | 'definition';
+}
+
+export interface DetachVolumeOptions {
+  /** How long to wait for DEVICE_DELETED (default 30000). */
+  timeoutMs?: number;
+}
+
+/** What `detachVolume` did: unplugged from the running guest, or only from the definition. */
+export interface DetachVolumeResult {
+  method: 'hot-unplug' | 'definition';
+}
+
 /** Direct kernel boot (no bootloader in the image). */
 export interface KernelSpec {
   kernelPath: string;
@@ -86,8 +142,11 @@ export interface InstanceSpec {
   vcpus: number;
   /** Guest memory, 16-1048576 MiB. */
   memoryMib: number;
-  /** The root disk, or null for a diskless instance (then `kernel` is required). */
-  rootDisk: RootDiskSpec | null;
+  /**
+   * The root disk: an overlay over a base image, a volume (boot from volume; needs
+   * `capabilities.volumes`), or null for a diskless instance (then `kernel` is required).
+   */
+  rootDisk: RootDiskSpec | VolumeRootDiskSpec | null;
   kernel?: KernelSpec;
   /**
    * Opaque user data (cloud-init and the like), at most 64 KiB; the guest reads it from
@@ -98,6 +157,16 @@ export interface InstanceSpec {
   metadata?: Record<string, string>;
   /** Create the instance frozen before its first instruction; `start` runs it. */
   startPaused?: boolean;
+  /**
+   * NICs in guest order (eth0, eth1, ...); their taps must exist. They stay in the
+   * definition, so `start` after a power-off reopens the same taps. Needs `capabilities.nics`.
+   */
+  nics?: NicSpec[];
+  /**
+   * Volumes attached at boot, after the root disk (vdb, vdc, ...), at most
+   * `MAX_ATTACHED_VOLUMES` (8). Needs `capabilities.volumes`.
+   */
+  volumes?: VolumeAttachmentSpec[];
 }
 
 /** What `resize` changes (Nova's new flavor). The driver validates it like `InstanceSpec`. */
@@ -318,6 +387,52 @@ export interface ComputeDriver {
    * stays). Needs `capabilities.rebuild`.
    */
   rebuild(instanceId: string, spec: RebuildSpec): Promise<void>;
+
+  // --- volumes (need capabilities.volumes) ---
+
+  /**
+   * Attaches a volume. Running (or frozen) instance: QMP `blockdev-add` (file node + format
+   * node, named after the volume id) then `device_add virtio-blk-pci` with `serial` = the
+   * first 20 characters of the volume id, in a free PCIe root port; shut-off instance: only
+   * the definition (`method: 'definition'`). Either way the attachment is kept in the
+   * definition, so start, reboot, resize, rebuild and adopt keep it. Throws
+   * `VolumeAlreadyAttachedError`, `VolumeSlotsExhaustedError` (8 volumes attached),
+   * `InvalidInstanceSpecError` (field `volume.*`, e.g. a path naming no file) or
+   * `HypervisorCommandError` (QEMU refused: a locked or malformed image); a failure half-way
+   * leaves nothing (no node, no device, no definition change).
+   */
+  attachVolume(instanceId: string, volume: VolumeAttachmentSpec): Promise<AttachVolumeResult>;
+  /**
+   * Detaches a volume. Running instance: `device_del`, waits up to `timeoutMs` for QEMU's
+   * `DEVICE_DELETED` (the guest must answer the ACPI eject), then `blockdev-del` and drops it
+   * from the definition. No answer in time: `VolumeDetachTimeoutError`, and the volume stays
+   * attached in the definition (the device is still in the guest); a later call tries again
+   * (waiting for the unplug already requested). Shut-off instance: definition only. Throws
+   * `VolumeNotAttachedError` for a volume that is not attached, `InstanceStateError` for the
+   * root volume of an instance booted from a volume.
+   */
+  detachVolume(
+    instanceId: string,
+    volumeId: string,
+    options?: DetachVolumeOptions,
+  ): Promise<DetachVolumeResult>;
+  /**
+   * Makes an attached volume `newSizeBytes` large (a multiple of 512; never smaller than it
+   * is: `InvalidInstanceSpecError` on `newSizeBytes`). Running instance: QMP `block_resize`
+   * of the format node, which grows a qcow2 or raw FILE itself and tells the guest (its disk
+   * grows online). Shut-off instance: `qemu-img resize` of the file. For an attached file
+   * volume the service calls ONLY this (the volume driver's own `qemu-img resize` would fail
+   * on QEMU's image lock); a block device (LVM) must be grown by the volume driver first
+   * (`lvextend` is safe while open), then this tells QEMU and the guest.
+   * `VolumeNotAttachedError` for a volume that is not attached (the root volume counts).
+   */
+  extendVolume(instanceId: string, volumeId: string, newSizeBytes: number): Promise<void>;
+  /**
+   * Ids of the volumes in the instance's definition: the root volume first (boot from
+   * volume), then the attached ones in slot order. A volume whose detach timed out is still
+   * listed.
+   */
+  attachedVolumes(instanceId: string): Promise<string[]>;
 
   // --- attachment and events ---
 

@@ -14,6 +14,7 @@ import {
   type InstanceSpec,
   InstanceStateError,
   InvalidInstanceSpecError,
+  isVolumeRootDisk,
   QemuComputeDriver,
   type RootDiskSpec,
 } from '../../drivers/compute/index';
@@ -89,7 +90,8 @@ async function fakeWorld(): Promise<World> {
     inspect: async (instanceId) => {
       const instance = host.instances.get(instanceId);
       if (!instance) throw new Error(`no fake instance ${instanceId}`);
-      const { vcpus, memoryMib, rootDisk } = instance.spec;
+      const { vcpus, memoryMib } = instance.spec;
+      const rootDisk = isVolumeRootDisk(instance.spec.rootDisk) ? null : instance.spec.rootDisk;
       return {
         vcpus,
         memoryMib,

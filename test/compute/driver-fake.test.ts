@@ -206,8 +206,8 @@ describe('FakeComputeDriver', () => {
     const driver = new FakeComputeDriver();
     const s = spec({ userData: 'one\ntwo' });
     await driver.spawn(s);
-    expect(await driver.consoleLog(s.instanceId, 3)).toBe(
-      'two\nSTRATUS-USERDATA-END\nSTRATUS-BLOCK: vda\n',
+    expect(await driver.consoleLog(s.instanceId, 5)).toBe(
+      'two\nSTRATUS-USERDATA-END\nSTRATUS-BLOCK: vda\nSTRATUS-BLOCKSIZE: vda=2097152\nSTRATUS-NET:\n',
     );
   });
 

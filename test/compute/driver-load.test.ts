@@ -286,6 +286,8 @@ describe('optional operations', () => {
           softReboot: false,
           resize: false,
           rebuild: false,
+          volumes: false,
+          nics: false,
         },
       };
     }

@@ -7,15 +7,21 @@ import {
   diskArgs,
   fwCfgArgs,
   hasSerialConsole,
+  hotplugPortArgs,
   instancePaths,
   kernelArgs,
   machineArgs,
   memoryArgs,
   nameArgs,
+  nicArgs,
   optionValue,
   qemuArgv,
   qmpArgs,
   serialArgs,
+  volumeArgs,
+  volumeBlockdevs,
+  volumeDevice,
+  volumeNames,
 } from '../../drivers/compute/qemu-args';
 
 /** QEMU's command line, section by section, without starting QEMU. */
@@ -201,7 +207,9 @@ describe('qemuArgv', () => {
       memoryMib: 512,
       accelerator: 'tcg',
       paths,
-      hasDisk: true,
+      rootDisk: 'overlay',
+      volumes: [],
+      nics: [],
       hasUserData: true,
       hasMetaData: false,
       startPaused: false,
@@ -211,6 +219,7 @@ describe('qemuArgv', () => {
       ...['-machine', 'q35', '-accel', 'tcg'],
       ...['-m', '512M', '-smp', '2'],
       ...['-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none'],
+      ...hotplugPortArgs(),
       ...['-chardev', `socket,id=qmp,path=${paths.qmpSocket},server=on,wait=off`],
       ...['-mon', 'chardev=qmp,mode=control'],
       ...['-chardev', `file,id=serial0,path=${paths.consoleLog},append=on`],
@@ -229,7 +238,9 @@ describe('qemuArgv', () => {
       memoryMib: 128,
       accelerator: 'kvm',
       paths,
-      hasDisk: false,
+      rootDisk: null,
+      volumes: [],
+      nics: [],
       kernel: { kernelPath: '/k/vmlinuz', initrdPath: '/k/initrd.img' },
       hasUserData: false,
       hasMetaData: true,
@@ -242,6 +253,114 @@ describe('qemuArgv', () => {
       ...['-kernel', '/k/vmlinuz', '-initrd', '/k/initrd.img', '-append', 'console=ttyS0'],
       ...['-fw_cfg', `name=opt/stratus/meta-data,file=${paths.metaData}`],
       ...['-daemonize', '-pidfile', paths.pidfile, '-S'],
+    ]);
+  });
+});
+
+describe('volumes and NICs', () => {
+  const VOLUME = '3f2a9c1e-8d4b-4e6f-a1b2-c3d4e5f60718';
+
+  it('derives QEMU names from the volume id (at most 31 characters)', () => {
+    expect(volumeNames(VOLUME)).toEqual({
+      fileNode: 'file-3f2a9c1e8d4b4e6fa1b2c3d4',
+      formatNode: 'vol-3f2a9c1e8d4b4e6fa1b2c3d4',
+      deviceId: 'disk-3f2a9c1e8d4b4e6fa1b2c3d4',
+      serial: '3f2a9c1e-8d4b-4e6f-a',
+    });
+    for (const name of Object.values(volumeNames(VOLUME))) {
+      expect(name.length).toBeLessThanOrEqual(31);
+    }
+  });
+
+  it('adds a file node (host_device for a block device), a format node and a device', () => {
+    const file = {
+      volumeId: VOLUME,
+      driver: 'qcow2' as const,
+      path: '/v/a.qcow2',
+      blockDevice: false,
+    };
+    expect(volumeBlockdevs(file)).toEqual([
+      { driver: 'file', 'node-name': 'file-3f2a9c1e8d4b4e6fa1b2c3d4', filename: '/v/a.qcow2' },
+      {
+        driver: 'qcow2',
+        'node-name': 'vol-3f2a9c1e8d4b4e6fa1b2c3d4',
+        file: 'file-3f2a9c1e8d4b4e6fa1b2c3d4',
+      },
+    ]);
+    const lv = { volumeId: VOLUME, driver: 'raw' as const, path: '/dev/vg/lv', blockDevice: true };
+    expect(volumeBlockdevs(lv)[0]).toMatchObject({ driver: 'host_device' });
+    expect(volumeDevice(VOLUME, 3)).toEqual({
+      driver: 'virtio-blk-pci',
+      id: 'disk-3f2a9c1e8d4b4e6fa1b2c3d4',
+      drive: 'vol-3f2a9c1e8d4b4e6fa1b2c3d4',
+      serial: '3f2a9c1e-8d4b-4e6f-a',
+      bus: 'hp3',
+    });
+    expect(volumeArgs({ ...file, path: '/v/a,b.qcow2' }, 3)).toEqual([
+      ...[
+        '-blockdev',
+        'driver=file,node-name=file-3f2a9c1e8d4b4e6fa1b2c3d4,filename=/v/a,,b.qcow2',
+      ],
+      ...[
+        '-blockdev',
+        'driver=qcow2,node-name=vol-3f2a9c1e8d4b4e6fa1b2c3d4,file=file-3f2a9c1e8d4b4e6fa1b2c3d4',
+      ],
+      ...[
+        '-device',
+        'virtio-blk-pci,id=disk-3f2a9c1e8d4b4e6fa1b2c3d4,drive=vol-3f2a9c1e8d4b4e6fa1b2c3d4,serial=3f2a9c1e-8d4b-4e6f-a,bus=hp3',
+      ],
+    ]);
+    expect(volumeArgs(file, null).at(-1)).not.toContain('bus=');
+  });
+
+  it('gives every instance eight hot-plug root ports in one multifunction slot', () => {
+    const args = hotplugPortArgs();
+    expect(args.filter((a) => a === '-device')).toHaveLength(8);
+    expect(args[1]).toBe(
+      'pcie-root-port,id=hp0,chassis=1,bus=pcie.0,addr=0x10.0,multifunction=on,io-reserve=0',
+    );
+    expect(args[15]).toBe('pcie-root-port,id=hp7,chassis=8,bus=pcie.0,addr=0x10.7,io-reserve=0');
+  });
+
+  it('opens existing taps as virtio-net NICs in order', () => {
+    expect(
+      nicArgs({
+        nics: [
+          { portId: 'p1', tapName: 'tap0123456789a', mac: 'fa:16:3e:00:00:01' },
+          { portId: 'p2', tapName: 'tapb', mac: 'fa:16:3e:00:00:02' },
+        ],
+      }),
+    ).toEqual([
+      ...['-netdev', 'tap,id=net0,ifname=tap0123456789a,script=no,downscript=no'],
+      ...['-device', 'virtio-net-pci,netdev=net0,mac=fa:16:3e:00:00:01,id=nic0'],
+      ...['-netdev', 'tap,id=net1,ifname=tapb,script=no,downscript=no'],
+      ...['-device', 'virtio-net-pci,netdev=net1,mac=fa:16:3e:00:00:02,id=nic1'],
+    ]);
+  });
+
+  it('puts the root volume on the root bus and the other volumes in their ports', () => {
+    const root = { volumeId: VOLUME, driver: 'raw' as const, path: '/v/root', blockDevice: false };
+    const other = '9f2a9c1e-8d4b-4e6f-a1b2-c3d4e5f60718';
+    const argv = qemuArgv({
+      instanceId: ID,
+      name: 'bfv',
+      vcpus: 1,
+      memoryMib: 128,
+      accelerator: 'tcg',
+      paths,
+      rootDisk: root,
+      volumes: [{ volume: { ...root, volumeId: other, path: '/v/data' }, slot: 2 }],
+      nics: [{ portId: 'p', tapName: 'tapx', mac: 'fa:16:3e:00:00:09' }],
+      hasUserData: false,
+      hasMetaData: false,
+      startPaused: false,
+    });
+    expect(argv).not.toContain('-drive');
+    const devices = argv.filter((_, i) => argv[i - 1] === '-device');
+    expect(devices.slice(8)).toEqual([
+      'virtio-blk-pci,id=disk-3f2a9c1e8d4b4e6fa1b2c3d4,drive=vol-3f2a9c1e8d4b4e6fa1b2c3d4,serial=3f2a9c1e-8d4b-4e6f-a',
+      'virtio-blk-pci,id=disk-9f2a9c1e8d4b4e6fa1b2c3d4,drive=vol-9f2a9c1e8d4b4e6fa1b2c3d4,serial=9f2a9c1e-8d4b-4e6f-a,bus=hp2',
+      'virtio-net-pci,netdev=net0,mac=fa:16:3e:00:00:09,id=nic0',
     ]);
   });
 });
