@@ -17,6 +17,10 @@ import {
   isVolumeRootDisk,
   QemuComputeDriver,
   type RootDiskSpec,
+  VolumeAlreadyAttachedError,
+  type VolumeAttachmentSpec,
+  VolumeDetachTimeoutError,
+  VolumeNotAttachedError,
 } from '../../drivers/compute/index';
 import { BUILD_GUEST, GUEST_DIR, qemuSkipReason } from '../support/host-tools';
 
@@ -59,6 +63,8 @@ interface World {
   inspect(instanceId: string): Promise<Definition>;
   /** What `inspect(...).kept` lists while a resize is pending. */
   keptForRevert: string[];
+  /** A new volume of `mib` MiB (qemu: a qcow2 by qemu-img; fake: a sparse raw file). */
+  volume(mib: number): Promise<VolumeAttachmentSpec>;
   cleanup(): Promise<void>;
 }
 
@@ -103,6 +109,13 @@ async function fakeWorld(): Promise<World> {
       };
     },
     keptForRevert: ['pre-resize spec'],
+    volume: async (mib) => {
+      const volumeId = newId();
+      const file = path.join(scratch, `volume-${volumeId}.img`);
+      await fs.writeFile(file, '');
+      await fs.truncate(file, mib * MIB);
+      return { volumeId, driver: 'raw', path: file };
+    },
     cleanup: () => fs.rm(scratch, { recursive: true, force: true }),
   };
 }
@@ -173,6 +186,12 @@ async function qemuWorld(): Promise<World> {
       return definition;
     },
     keptForRevert: ['disk.qcow2.pre-resize', 'instance.json.pre-resize'],
+    volume: async (mib) => {
+      const volumeId = newId();
+      const file = path.join(stateDir, `volume-${volumeId}.qcow2`);
+      execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', file, `${mib}M`]);
+      return { volumeId, driver: 'qcow2', path: file };
+    },
     cleanup: async () => {
       for (const id of await driver.list({ all: true })) await driver.destroy(id);
       for (const d of drivers) await d.close();
@@ -630,6 +649,130 @@ function describeComputeDriver(name: string, makeWorld: () => Promise<World>, sk
         ]) {
           await expect(operation()).rejects.toBeInstanceOf(InstanceNotFoundError);
         }
+      });
+
+      describe('volumes and NICs', () => {
+        let vm: string;
+        let data: VolumeAttachmentSpec;
+
+        /** Waits for a console line matching `line` after offset `from`. */
+        function sees(instanceId: string, from: number, line: RegExp): Promise<string> {
+          return until(async () => {
+            const text = (await driver.consoleLog(instanceId)).slice(from);
+            return text.split(/\r?\n/).find((l) => line.test(l));
+          }, `${line} on the console`);
+        }
+        const end = async (instanceId: string) => (await driver.consoleLog(instanceId)).length;
+
+        it('claims volumes and NICs', () => {
+          expect(driver.info().capabilities).toMatchObject({ volumes: true, nics: true });
+        });
+
+        it('hot-plugs a volume into a running guest, which sees it as vdb', async () => {
+          const spec = world.spec();
+          vm = spec.instanceId;
+          await driver.spawn(spec);
+          await booted(driver, vm, 1);
+          data = await world.volume(16);
+          const from = await end(vm);
+          expect(await driver.attachVolume(vm, data)).toEqual({
+            device: '/dev/vdb',
+            method: 'hot-plug',
+          });
+          await sees(vm, from, /^STRATUS-BLOCK: vda vdb$/);
+          expect(await driver.attachedVolumes(vm)).toEqual([data.volumeId]);
+        });
+
+        it('refuses bad volume operations with typed errors, changing nothing', async () => {
+          await expect(driver.attachVolume(vm, data)).rejects.toBeInstanceOf(
+            VolumeAlreadyAttachedError,
+          );
+          await expect(driver.detachVolume(vm, newId())).rejects.toBeInstanceOf(
+            VolumeNotAttachedError,
+          );
+          await expect(driver.extendVolume(vm, newId(), 32 * MIB)).rejects.toBeInstanceOf(
+            VolumeNotAttachedError,
+          );
+          const bad = {
+            ...data,
+            volumeId: newId(),
+            driver: 'vmdk',
+          } as unknown as VolumeAttachmentSpec;
+          await expect(driver.attachVolume(vm, bad)).rejects.toThrow('"volume.driver"');
+          await expect(driver.extendVolume(vm, data.volumeId, 8 * MIB)).rejects.toThrow(
+            '"newSizeBytes" is 8388608 bytes, smaller than the volume',
+          );
+          await expect(driver.extendVolume(vm, data.volumeId, 1000)).rejects.toThrow(
+            '"newSizeBytes" must be a multiple of 512',
+          );
+          await expect(
+            driver.spawn(
+              world.spec({ nics: [{ portId: 'p', tapName: 'tap0', mac: '01:00:5e:00:00:01' }] }),
+            ),
+          ).rejects.toThrow('"nics[0].mac" must be unicast');
+          await expect(
+            driver.spawn(
+              world.spec({
+                nics: [{ portId: 'p', tapName: 'tap-name-too-long', mac: 'fa:16:3e:00:00:01' }],
+              }),
+            ),
+          ).rejects.toThrow('"nics[0].tapName" must be 1-15 characters');
+          expect(await driver.attachedVolumes(vm)).toEqual([data.volumeId]);
+        });
+
+        it('extends the volume online: the guest sees the new size', async () => {
+          const from = await end(vm);
+          await driver.extendVolume(vm, data.volumeId, 32 * MIB);
+          await sees(vm, from, new RegExp(`^STRATUS-BLOCKSIZE: .*\\bvdb=${(32 * MIB) / 512}\\b`));
+        });
+
+        it('times out detaching from a frozen guest, keeping the volume; detaches once thawed', async () => {
+          await driver.pause(vm);
+          await expect(
+            driver.detachVolume(vm, data.volumeId, { timeoutMs: 300 }),
+          ).rejects.toBeInstanceOf(VolumeDetachTimeoutError);
+          expect(await driver.attachedVolumes(vm)).toEqual([data.volumeId]);
+          const from = await end(vm);
+          await driver.unpause(vm);
+          expect(await driver.detachVolume(vm, data.volumeId)).toEqual({ method: 'hot-unplug' });
+          await sees(vm, from, /^STRATUS-BLOCK: vda$/);
+          expect(await driver.attachedVolumes(vm)).toEqual([]);
+        });
+
+        it('attaches and detaches in the definition while shut off; start brings the volume', async () => {
+          await driver.powerOff(vm, { graceful: false });
+          expect(await driver.attachVolume(vm, data)).toEqual({
+            device: '/dev/vdb',
+            method: 'definition',
+          });
+          const from = await end(vm);
+          await driver.start(vm);
+          await sees(vm, from, /^STRATUS-BLOCK: vda vdb$/);
+          await driver.powerOff(vm, { graceful: false });
+          expect(await driver.detachVolume(vm, data.volumeId)).toEqual({ method: 'definition' });
+          expect(await driver.attachedVolumes(vm)).toEqual([]);
+          await driver.destroy(vm);
+        });
+
+        it('boots from a volume; it cannot be detached, snapshotted or rebuilt; destroy keeps it', async () => {
+          const root = await world.volume(64);
+          const spec = world.spec({ rootDisk: { volume: root } });
+          await driver.spawn(spec);
+          await booted(driver, spec.instanceId, 1);
+          expect(await driver.attachedVolumes(spec.instanceId)).toEqual([root.volumeId]);
+          await expect(driver.detachVolume(spec.instanceId, root.volumeId)).rejects.toBeInstanceOf(
+            InstanceStateError,
+          );
+          await expect(
+            driver.snapshot(spec.instanceId, path.join(world.scratch, 'bfv.qcow2')),
+          ).rejects.toBeInstanceOf(InstanceStateError);
+          await driver.powerOff(spec.instanceId, { graceful: false });
+          await expect(
+            driver.rebuild(spec.instanceId, { rootDisk: { ...world.otherImage, sizeGib: 1 } }),
+          ).rejects.toBeInstanceOf(InstanceStateError);
+          await driver.destroy(spec.instanceId);
+          await expect(fs.stat(root.path)).resolves.toBeTruthy();
+        });
       });
     },
   );
