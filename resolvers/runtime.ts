@@ -5,10 +5,12 @@ import type { ObjectStore } from '../drivers/objects/types';
 import type { StratusConfig } from '../server/config';
 import type { Logger } from '../server/logger';
 import type { ComputeAgent } from './compute/compute-agent';
+import type { NetworkAgent } from './networks/network-agent';
 import type { StratusEvent } from './events';
 import type { AuthContext } from './identity/auth-context';
 import type { RevocationCache } from './identity/revocation-cache';
 import type { TokenService } from './identity/tokens';
+import type { VolumeBackend } from './volumes/backend';
 
 /** Long-lived parts of one Stratus process that services use. */
 export interface Runtime {
@@ -31,6 +33,12 @@ export interface Runtime {
   compute: ComputeAgent | null;
   /** Why compute is unavailable here, when `compute` is null. */
   computeUnavailable: string | null;
+  /** This process's volume backend, or null without one. */
+  volume: VolumeBackend | null;
+  /** Why there is no volume backend here, when `volume` is null. */
+  volumeUnavailable: string | null;
+  /** This process's network driver and its sync agent, or null without one. */
+  network: NetworkAgent | null;
   /** Driver kinds and the implementation configured for each, for the catalog. */
   drivers: DriverStatus[];
 }

@@ -15,6 +15,10 @@ import './servers/types';
 import './servers/queries';
 import './servers/mutations';
 import './servers/subscriptions';
+import './volumes/types';
+import './volumes/queries';
+import './volumes/mutations';
+import './volumes/subscriptions';
 
 /** The whole Stratus schema, assembled from one file per domain. */
 export const schema = lexicographicSortSchema(builder.toSchema());

@@ -27,6 +27,7 @@ import type { Runtime, ServiceContext } from '../resolvers/runtime';
 import { schema } from '../schema/index';
 import { startWorker } from '../workers/runner';
 import { serverJobs } from '../workers/tasks/servers';
+import { volumeJobs } from '../workers/tasks/volumes';
 import { loadCompute } from './compute';
 import type { StratusConfig } from './config';
 import { authenticate, serviceContext } from './context';
@@ -41,6 +42,7 @@ import { imageRouter } from './image-http';
 import { createLogger } from './logger';
 import { Metrics } from './metrics';
 import { objectRouter } from './object-http';
+import { loadVolumes } from './volumes';
 import { attachWebSocket } from './websocket';
 
 export interface RunningStratus {
@@ -106,6 +108,7 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
     });
     const compute = await loadCompute(config.compute, conn.db, objectStore, logger);
     if (compute.agent) stops.push(() => compute.agent!.stop());
+    const volumes = await loadVolumes(config, conn.db, objectStore, compute.agent, logger);
     const jobKinds = new Set<string>();
     const runtime: Runtime = {
       config,
@@ -116,12 +119,14 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
       revocations,
       loginLimiter,
       jobKinds,
-      drivers: driverStatuses(objectStore, compute),
+      drivers: driverStatuses(objectStore, compute, volumes),
       objectStore,
       tempUrlSecret: secret,
       events: { stream: (options) => eventStream(bus, options) },
       compute: compute.agent,
       computeUnavailable: compute.unavailable,
+      volume: volumes.backend,
+      volumeUnavailable: volumes.unavailable,
     };
     // The worker starts after the agent reconciled, so no job runs against stale state.
     const worker = await startWorker({
@@ -132,6 +137,7 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
       enableTestJobs: config.enableTestJobs,
       runtime,
       serverJobs: compute.agent ? serverJobs(runtime, compute.agent) : null,
+      volumeJobs: volumes.backend ? volumeJobs(runtime, volumes.backend) : null,
     });
     stops.push(() => worker.runner.stop());
     for (const kind of worker.kinds) jobKinds.add(kind);

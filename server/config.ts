@@ -43,6 +43,26 @@ export interface ComputeConfig {
   shutdownTimeoutMs: number;
 }
 
+export interface VolumeConfig {
+  /** `file` (qcow2 via qemu-img, the default), `lvm`, or `none` for a process without volumes. */
+  driver: string;
+  /** Driver configuration, checked strictly by the driver. */
+  driverConfig: Record<string, unknown>;
+  /** The backend name volume types map to (`volume_backend_name`); the driver's name by default. */
+  backendName: string;
+  /** How long a guest gets to release a volume on detach before the detach fails. */
+  detachTimeoutMs: number;
+}
+
+export interface NetworkConfig {
+  /** `ovs` (Open vSwitch, the default), `fake` (a test double: never for real use), or `none`. */
+  driver: string;
+  /** Driver configuration, checked strictly by the driver. */
+  driverConfig: Record<string, unknown>;
+  /** VLAN tags networks get, inclusive (Neutron's network_vlan_ranges). */
+  vlanRange: { min: number; max: number };
+}
+
 export interface StratusConfig {
   host: string;
   port: number;
@@ -68,6 +88,8 @@ export interface StratusConfig {
   imageMaxBytes: number;
   qemuImgBinary: string;
   compute: ComputeConfig;
+  volume: VolumeConfig;
+  network: NetworkConfig;
 }
 
 /** Default per-project limits; -1 means unlimited, as in Nova and Cinder. */
@@ -77,9 +99,14 @@ export const DEFAULT_QUOTAS: Record<string, number> = {
   ram_mib: 51200,
   volumes: 10,
   gigabytes: 1000,
+  snapshots: 10,
   networks: 100,
+  subnets: 100,
   ports: 500,
+  routers: 10,
   floating_ips: 50,
+  security_groups: 10,
+  security_group_rules: 100,
   containers: 1000,
   bytes: -1,
   application_credentials: 100,
@@ -134,6 +161,45 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StratusConfig 
     imageMaxBytes: int(env, 'STRATUS_IMAGE_MAX_BYTES', 20 * 1024 ** 3),
     qemuImgBinary: env.STRATUS_QEMU_IMG ?? 'qemu-img',
     compute: computeConfig(env),
+    volume: volumeConfig(env),
+    network: networkConfig(env),
+  };
+}
+
+/** STRATUS_NETWORK_DRIVER picks the network driver: ovs (default), fake or none. */
+function networkConfig(env: NodeJS.ProcessEnv): NetworkConfig {
+  const driver = env.STRATUS_NETWORK_DRIVER ?? 'ovs';
+  const stateDir = env.STRATUS_NETWORK_STATE_DIR ?? `${env.STRATUS_DATA_DIR ?? './data'}/network`;
+  const driverConfig: Record<string, unknown> =
+    driver === 'ovs'
+      ? { stateDir, ...(env.STRATUS_OVS_BRIDGE ? { bridge: env.STRATUS_OVS_BRIDGE } : {}) }
+      : {};
+  const vlanRange = {
+    min: int(env, 'STRATUS_VLAN_MIN', 100),
+    max: int(env, 'STRATUS_VLAN_MAX', 3999),
+  };
+  if (vlanRange.min < 1 || vlanRange.max > 4094 || vlanRange.min > vlanRange.max) {
+    throw new Error(
+      `STRATUS_VLAN_MIN..STRATUS_VLAN_MAX must be a range within 1-4094, got ${vlanRange.min}-${vlanRange.max}`,
+    );
+  }
+  return { driver, driverConfig, vlanRange };
+}
+
+/** STRATUS_VOLUME_DRIVER picks the volume driver: file (default, under STRATUS_VOLUME_DIR), lvm or none. */
+function volumeConfig(env: NodeJS.ProcessEnv): VolumeConfig {
+  const driver = env.STRATUS_VOLUME_DRIVER ?? 'file';
+  const driverConfig: Record<string, unknown> =
+    driver === 'file'
+      ? { root: env.STRATUS_VOLUME_DIR ?? `${env.STRATUS_DATA_DIR ?? './data'}/volumes` }
+      : driver === 'lvm'
+        ? { volumeGroup: env.STRATUS_VOLUME_GROUP ?? '' }
+        : {};
+  return {
+    driver,
+    driverConfig,
+    backendName: env.STRATUS_VOLUME_BACKEND_NAME ?? driver,
+    detachTimeoutMs: int(env, 'STRATUS_VOLUME_DETACH_TIMEOUT_MS', 30_000),
   };
 }
 

@@ -1,12 +1,17 @@
 import type { ObjectStore } from '../drivers/objects/types';
 import type { DriverStatus } from '../resolvers/runtime';
 import type { LoadedCompute } from './compute';
+import type { LoadedVolumes } from './volumes';
 
 /** Driver kinds of DESIGN.md not built yet: the catalog says so plainly rather than pretending. */
-const NOT_BUILT = ['network', 'volume', 'baremetal', 'database'];
+const NOT_BUILT = ['network', 'baremetal', 'database'];
 
 /** What the catalog reports for each driver kind. Loaded drivers were probed when they loaded. */
-export function driverStatuses(objectStore: ObjectStore, compute: LoadedCompute): DriverStatus[] {
+export function driverStatuses(
+  objectStore: ObjectStore,
+  compute: LoadedCompute,
+  volumes: LoadedVolumes,
+): DriverStatus[] {
   return [
     {
       kind: 'objects',
@@ -27,6 +32,14 @@ export function driverStatuses(objectStore: ObjectStore, compute: LoadedCompute)
           healthy: false,
           detail: compute.unavailable ?? '',
         },
+    volumes.backend
+      ? {
+          kind: 'volume',
+          implementation: volumes.backend.driver.info().name,
+          healthy: true,
+          detail: `probed at start; backend ${volumes.backend.backendName} on host ${volumes.backend.hostname}`,
+        }
+      : { kind: 'volume', implementation: null, healthy: false, detail: volumes.unavailable ?? '' },
     ...NOT_BUILT.map((kind) => ({
       kind,
       implementation: null,

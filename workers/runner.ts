@@ -5,10 +5,13 @@ import { actionJob, BUILD_JOB, DELETE_JOB, onHost } from '../resolvers/compute/j
 import { ACTION_RULES, type SlowAction } from '../resolvers/compute/server-states';
 import { IMPORT_JOB, runImageImport } from '../resolvers/images/images';
 import { finishOperation, TEST_JOB_KIND } from '../resolvers/operations';
+import type { NetworkAgent } from '../resolvers/networks/network-agent';
 import type { Runtime } from '../resolvers/runtime';
 import type { Logger } from '../server/logger';
+import { registerNetworkTasks } from './tasks/networks';
 import type { ServerJobs } from './tasks/servers';
 import { runTestStages } from './tasks/test-stages';
+import { registerVolumeTasks, type VolumeJobs } from './tasks/volume-tasks';
 
 export interface WorkerOptions {
   pool: pg.Pool;
@@ -20,6 +23,10 @@ export interface WorkerOptions {
   runtime: Runtime;
   /** Server jobs, when this process runs a compute host. */
   serverJobs: ServerJobs | null;
+  /** The network agent, when this process runs a network driver (data-path sync jobs). */
+  networkAgent?: NetworkAgent | null;
+  /** Volume jobs, when this process runs a volume backend. */
+  volumeJobs: VolumeJobs | null;
 }
 
 /** Job kinds the worker runs, each wrapped so an unexpected throw fails its operation visibly. */
@@ -53,6 +60,10 @@ function taskList(opts: WorkerOptions): TaskList {
         tasks[name] = operationTask((id) => jobs.action(id, action));
       }
     }
+  }
+  if (opts.networkAgent) registerNetworkTasks(tasks, opts.networkAgent);
+  if (opts.volumeJobs) {
+    registerVolumeTasks(tasks, opts.volumeJobs, operationTask, opts.serverJobs !== null);
   }
   return tasks;
 }

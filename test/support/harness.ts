@@ -98,6 +98,13 @@ export function testConfig(
       imageCacheDir: fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-image-cache-')),
       shutdownTimeoutMs: 5_000,
     },
+    // The file volume driver (real qemu-img) in a temp folder; a test may pass its own `volume`.
+    volume: {
+      ...base.volume,
+      driver: 'file',
+      driverConfig: { root: fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-volumes-')) },
+      detachTimeoutMs: 2_000,
+    },
     ...overrides,
     limits: { ...base.limits, loginPerMinute: 10_000, ...overrides.limits },
     security: { ...base.security, ...overrides.security },
@@ -209,6 +216,9 @@ export async function startTestStratus(
       if (!existingDatabaseUrl) await dropTestDatabase(databaseUrl);
       if (config.objects.driver === 'filesystem' && !overrides.objects) {
         fs.rmSync(String(config.objects.driverConfig.root), { recursive: true, force: true });
+      }
+      if (config.volume.driver === 'file' && !overrides.volume) {
+        fs.rmSync(String(config.volume.driverConfig.root), { recursive: true, force: true });
       }
     },
   };
