@@ -59,6 +59,9 @@ const QUERY_FIELDS: Array<[string, string, Action]> = [
   ['servers', 'servers { totalCount }', 'compute:list_servers'],
   ['serverGroups', 'serverGroups { totalCount }', 'compute:list_server_groups'],
   ['hypervisors', 'hypervisors { hostname }', 'compute:list_hypervisors'],
+  ['volumes', 'volumes { totalCount }', 'volume:list'],
+  ['volumeSnapshots', 'volumeSnapshots { totalCount }', 'volume:list'],
+  ['volumeTypes', 'volumeTypes { totalCount }', 'volume:list_types'],
 ];
 
 describe('one query under each role, field by field against the policy table', () => {
@@ -290,6 +293,53 @@ const MUTATIONS: Array<[string, Action, string, Record<string, Json>]> = [
     'CreateServerGroupInput!',
     { name: 'g', policy: 'ANTI_AFFINITY' },
   ],
+  [
+    'createVolume',
+    'volume:create',
+    'CreateVolumeInput!',
+    { sizeGib: 1, volumeTypeId: gid('VolumeType') },
+  ],
+  ['updateVolume', 'volume:update', 'UpdateVolumeInput!', { id: gid('Volume') }],
+  ['deleteVolume', 'volume:delete', 'DeleteVolumeInput!', { id: gid('Volume') }],
+  ['extendVolume', 'volume:extend', 'ExtendVolumeInput!', { id: gid('Volume'), newSizeGib: 2 }],
+  [
+    'attachVolume',
+    'volume:attach',
+    'AttachVolumeInput!',
+    { volumeId: gid('Volume'), serverId: gid('Server') },
+  ],
+  [
+    'detachVolume',
+    'volume:attach',
+    'DetachVolumeInput!',
+    { volumeId: gid('Volume'), serverId: gid('Server') },
+  ],
+  [
+    'createVolumeSnapshot',
+    'volume:manage_snapshots',
+    'CreateVolumeSnapshotInput!',
+    { volumeId: gid('Volume') },
+  ],
+  [
+    'updateVolumeSnapshot',
+    'volume:manage_snapshots',
+    'UpdateVolumeSnapshotInput!',
+    { id: gid('VolumeSnapshot') },
+  ],
+  [
+    'deleteVolumeSnapshot',
+    'volume:manage_snapshots',
+    'VolumeSnapshotIdInput!',
+    { id: gid('VolumeSnapshot') },
+  ],
+  [
+    'createVolumeType',
+    'volume:manage_types',
+    'CreateVolumeTypeInput!',
+    { name: `t-${randomUUID().slice(0, 8)}` },
+  ],
+  ['updateVolumeType', 'volume:manage_types', 'UpdateVolumeTypeInput!', { id: gid('VolumeType') }],
+  ['deleteVolumeType', 'volume:manage_types', 'VolumeTypeIdInput!', { id: gid('VolumeType') }],
   [
     'createMultipartUpload',
     'objects:write_object',

@@ -8,6 +8,7 @@ import { groupPlacement, lockHostStates, selectHost } from '../../resolvers/comp
 import { publishServerEvent } from '../../resolvers/compute/server-events';
 import { finishOperation } from '../../resolvers/operations';
 import { releaseQuota } from '../../resolvers/quotas';
+import { releaseServerVolumes } from '../../resolvers/volumes/attachments';
 import { heldFlavor, JobError, type JobKit, SupersededError } from './server-job-kit';
 
 /** The build and delete jobs of servers. */
@@ -191,6 +192,8 @@ export function buildJobs(kit: JobKit) {
                 cores: held.vcpus,
                 ram_mib: held.ramMib,
               });
+              // Its volumes are detached (the VM is gone); delete-on-termination ones deleted.
+              await releaseServerVolumes(tx, row.id, op.createdByUserId);
               await finishAction(tx, input.actionId, null);
               await publishServerEvent(tx, 'SERVER_DELETED', row);
             });
