@@ -5,11 +5,11 @@ import type { ObjectStore } from '../drivers/objects/types';
 import type { StratusConfig } from '../server/config';
 import type { Logger } from '../server/logger';
 import type { ComputeAgent } from './compute/compute-agent';
-import type { NetworkAgent } from './networks/network-agent';
 import type { StratusEvent } from './events';
 import type { AuthContext } from './identity/auth-context';
 import type { RevocationCache } from './identity/revocation-cache';
 import type { TokenService } from './identity/tokens';
+import type { NetworkAgent } from './networks/network-agent';
 import type { VolumeBackend } from './volumes/backend';
 
 /** Long-lived parts of one Stratus process that services use. */

@@ -41,6 +41,7 @@ import { graphqlHttpHandler, isGraphQLRequest } from './graphql-http';
 import { imageRouter } from './image-http';
 import { createLogger } from './logger';
 import { Metrics } from './metrics';
+import { loadNetwork } from './network';
 import { objectRouter } from './object-http';
 import { loadVolumes } from './volumes';
 import { attachWebSocket } from './websocket';
@@ -108,6 +109,8 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
     });
     const compute = await loadCompute(config.compute, conn.db, objectStore, logger);
     if (compute.agent) stops.push(() => compute.agent!.stop());
+    const network = await loadNetwork(config.network, config.compute.hostname, conn.db, logger);
+    if (network.agent) stops.push(() => network.agent!.stop());
     const volumes = await loadVolumes(config, conn.db, objectStore, compute.agent, logger);
     const jobKinds = new Set<string>();
     const runtime: Runtime = {
@@ -119,7 +122,7 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
       revocations,
       loginLimiter,
       jobKinds,
-      drivers: driverStatuses(objectStore, compute, volumes),
+      drivers: driverStatuses(objectStore, compute, volumes, network),
       objectStore,
       tempUrlSecret: secret,
       events: { stream: (options) => eventStream(bus, options) },
@@ -127,6 +130,7 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
       computeUnavailable: compute.unavailable,
       volume: volumes.backend,
       volumeUnavailable: volumes.unavailable,
+      network: network.agent,
     };
     // The worker starts after the agent reconciled, so no job runs against stale state.
     const worker = await startWorker({
@@ -138,6 +142,7 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
       runtime,
       serverJobs: compute.agent ? serverJobs(runtime, compute.agent) : null,
       volumeJobs: volumes.backend ? volumeJobs(runtime, volumes.backend) : null,
+      networkAgent: network.agent,
     });
     stops.push(() => worker.runner.stop());
     for (const kind of worker.kinds) jobKinds.add(kind);

@@ -105,6 +105,8 @@ export function testConfig(
       driverConfig: { root: fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-volumes-')) },
       detachTimeoutMs: 2_000,
     },
+    // The fake network driver (records what it is told); a test may pass its own `network`.
+    network: { ...base.network, driver: 'fake', driverConfig: {} },
     ...overrides,
     limits: { ...base.limits, loginPerMinute: 10_000, ...overrides.limits },
     security: { ...base.security, ...overrides.security },

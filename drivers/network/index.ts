@@ -1,0 +1,68 @@
+import { type ConfigRule, checkConfig, nonEmptyString } from '../config-rules';
+import { DriverUnavailableError, UnknownDriverError } from '../errors';
+import { FakeNetworkDriver } from './fake';
+import type { NetworkDriver } from './types';
+
+export type { FakeNetworkCall, FakeNetworkMethod } from './fake';
+export { FakeNetworkDriver, tapName } from './fake';
+export type * from './types';
+
+/** Configuration of the ovs driver (drivers/network/ovs). */
+export interface OvsNetworkConfig {
+  /** The integration bridge (default br-int). */
+  bridge?: string;
+  /** Where the driver keeps its files (dnsmasq host files, pid files). */
+  stateDir: string;
+}
+
+/** Implementations of the `network` kind by configuration name. */
+export const NETWORK_DRIVER_NAMES = ['ovs', 'fake'] as const;
+export type NetworkDriverName = (typeof NETWORK_DRIVER_NAMES)[number];
+
+const CONFIG_RULES = {
+  ovs: {
+    bridge: { required: false, check: nonEmptyString },
+    stateDir: { required: true, check: nonEmptyString },
+  },
+  fake: {},
+} satisfies Record<NetworkDriverName, Record<string, ConfigRule>>;
+
+/** Checks `config` against the rules of implementation `name`; throws naming the key. */
+export function validateNetworkConfig(name: string, config: unknown): Record<string, unknown> {
+  if (!isDriverName(name)) throw new UnknownDriverError('network', name, [...NETWORK_DRIVER_NAMES]);
+  return checkConfig(name, config, CONFIG_RULES[name]);
+}
+
+/**
+ * Loads the network driver `name`: validates `config` strictly, constructs the driver and
+ * probes the host. Throws `UnknownDriverError`, `DriverConfigError`, or
+ * `DriverUnavailableError` when the probe fails (OVS or namespaces unusable).
+ */
+export async function loadNetworkDriver(name: string, config: unknown): Promise<NetworkDriver> {
+  const checked = validateNetworkConfig(name, config);
+  const driver =
+    name === 'fake'
+      ? new FakeNetworkDriver()
+      : await constructOvs(checked as unknown as OvsNetworkConfig);
+  await driver.probe();
+  return driver;
+}
+
+/** The ovs driver is imported lazily: it pulls in host tooling a fake setup never needs. */
+async function constructOvs(config: OvsNetworkConfig): Promise<NetworkDriver> {
+  const path = './ovs/index';
+  let module: { OvsNetworkDriver?: new (config: OvsNetworkConfig) => NetworkDriver };
+  try {
+    module = await import(path);
+  } catch (error) {
+    throw new DriverUnavailableError('ovs', `its module failed to load: ${String(error)}`, {
+      cause: error,
+    });
+  }
+  if (!module.OvsNetworkDriver) throw new DriverUnavailableError('ovs', 'not built yet');
+  return new module.OvsNetworkDriver(config);
+}
+
+function isDriverName(name: string): name is NetworkDriverName {
+  return (NETWORK_DRIVER_NAMES as readonly string[]).includes(name);
+}

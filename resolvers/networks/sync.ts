@@ -1,0 +1,56 @@
+import { sql } from 'drizzle-orm';
+import type { DbOrTx } from '../../db/connection';
+import { onHost } from '../compute/jobs';
+import { publishEvent } from '../events';
+
+/**
+ * Jobs that make the data path match the database (the network driver's `ensure*`/`delete*`).
+ * Each is keyed by the object it syncs, so many changes in a row collapse into one run that
+ * reads the state as it is then (graphile-worker job keys, `preserve_run_at`: a job already
+ * waiting keeps its place; one already running gets a fresh successor).
+ */
+export const NETWORK_SYNC_JOB = 'network.sync';
+export const ROUTER_SYNC_JOB = 'router.sync';
+/** Ports are plugged where their server runs: `port.sync@<host>`. */
+export const PORT_SYNC_JOB = 'port.sync';
+
+async function addKeyedJob(db: DbOrTx, name: string, key: string, payload: object): Promise<void> {
+  await db.execute(
+    sql`select graphile_worker.add_job(${name}, ${JSON.stringify(payload)}::json, max_attempts => 5, job_key => ${key}, job_key_mode => 'preserve_run_at')`,
+  );
+}
+
+export function syncNetwork(db: DbOrTx, networkId: string): Promise<void> {
+  return addKeyedJob(db, NETWORK_SYNC_JOB, `${NETWORK_SYNC_JOB}:${networkId}`, { networkId });
+}
+
+export function syncRouter(db: DbOrTx, routerId: string): Promise<void> {
+  return addKeyedJob(db, ROUTER_SYNC_JOB, `${ROUTER_SYNC_JOB}:${routerId}`, { routerId });
+}
+
+/** Syncs a port on the host it is bound to; an unbound port has nothing on any host. */
+export async function syncPort(
+  db: DbOrTx,
+  port: { id: string; bindingHost: string | null },
+): Promise<void> {
+  if (!port.bindingHost) return;
+  await addKeyedJob(db, onHost(PORT_SYNC_JOB, port.bindingHost), `${PORT_SYNC_JOB}:${port.id}`, {
+    portId: port.id,
+  });
+}
+
+/** Publishes a change of a networks-domain object; subscribers reload what they may see. */
+export async function publishNetworkEvent(
+  db: DbOrTx,
+  kind: string,
+  resourceType: 'Network' | 'Subnet' | 'Port' | 'Router' | 'FloatingIp' | 'SecurityGroup',
+  row: { id: string; projectId: string; status?: string },
+): Promise<void> {
+  await publishEvent(db as Parameters<typeof publishEvent>[0], {
+    kind,
+    projectId: row.projectId,
+    resourceType,
+    resourceId: row.id,
+    payload: { id: row.id, status: row.status ?? null },
+  });
+}
