@@ -125,6 +125,15 @@ export class FakeHost {
  * blocks`), so a resize shows. `snapshot` writes an empty qcow2 of the root disk's size (a
  * valid image, so it can be uploaded to Glance), not the guest's data;
  * `rebuild` cannot check that the base image exists.
+ *
+ * Volumes and NICs: kept in memory with the qemu driver's rules (slots, typed errors, root
+ * volume). The guest prints `STRATUS-BLOCK: vda vdb ...`, `STRATUS-BLOCKSIZE: vda=<sectors>
+ * ...` and `STRATUS-NET: eth0=<mac> ...` at each boot and after each attach, detach and extend
+ * (the test guest prints them every 2 s). Sizes come from the volume file when it can be read
+ * (a qcow2 header or a raw file's length), else they are left out. Paths and taps are not
+ * checked (the fake has no host). A detach times out when the guest is frozen (paused,
+ * suspended, spawned paused: it releases the volume once thawed, and the next detach succeeds
+ * at once) or always with `guestIgnoresDetach`; the fake then waits `timeoutMs` for real.
  */
 export class FakeComputeDriver extends BaseComputeDriver {
   readonly host: FakeHost;

@@ -26,6 +26,7 @@ export interface FakeConfig {
   failResize?: boolean;
   failRebuild?: boolean;
   guestIgnoresAcpi?: boolean;
+  guestIgnoresDetach?: boolean;
 }
 
 /** Implementations of the `compute` kind by configuration name. */
@@ -67,6 +68,7 @@ const CONFIG_RULES = {
     failResize: { required: false, check: boolean },
     failRebuild: { required: false, check: boolean },
     guestIgnoresAcpi: { required: false, check: boolean },
+    guestIgnoresDetach: { required: false, check: boolean },
   },
 } satisfies Record<ComputeDriverName, Record<string, ConfigRule>>;
 

@@ -8,7 +8,11 @@ import {
   InstanceExistsError,
   type InstanceSpec,
   InstanceStateError,
+  InvalidInstanceSpecError,
+  VolumeDetachTimeoutError,
+  VolumeSlotsExhaustedError,
 } from '../../drivers/compute/index';
+import { NotSupportedError } from '../../drivers/errors';
 
 /** The fake compute driver's own knobs: injected failures, delays, crashes, big fleets. */
 
@@ -245,5 +249,93 @@ describe('FakeComputeDriver', () => {
     );
     expect(await driver.list()).toHaveLength(2500);
     expect(await driver.list({ all: true })).toHaveLength(5000);
+  });
+
+  describe('volumes and NICs', () => {
+    const volume = (n: number) => ({
+      volumeId: randomUUID(),
+      driver: 'raw' as const,
+      path: `/volumes/v${n}`,
+    });
+
+    it('times out every detach of a running guest with guestIgnoresDetach, keeping the volume', async () => {
+      const driver = new FakeComputeDriver({ guestIgnoresDetach: true });
+      const { instanceId } = await driver.spawn(spec());
+      const v = volume(1);
+      await driver.attachVolume(instanceId, v);
+      const error = await driver
+        .detachVolume(instanceId, v.volumeId, { timeoutMs: 20 })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(VolumeDetachTimeoutError);
+      expect(error).toMatchObject({ code: 'VOLUME_DETACH_TIMEOUT', timeoutMs: 20 });
+      expect(await driver.attachedVolumes(instanceId)).toEqual([v.volumeId]);
+      // Shut off, the definition alone changes.
+      await driver.powerOff(instanceId, { graceful: false });
+      expect(await driver.detachVolume(instanceId, v.volumeId)).toEqual({ method: 'definition' });
+    });
+
+    it('prints the disks, their sizes and the NICs as the test guest does', async () => {
+      const driver = new FakeComputeDriver();
+      const s = spec({
+        nics: [{ portId: 'port-1', tapName: 'tap-port-1', mac: 'FA:16:3E:00:00:0A' }],
+      });
+      await driver.spawn(s);
+      const v = volume(1);
+      await driver.attachVolume(s.instanceId, v);
+      await driver.extendVolume(s.instanceId, v.volumeId, 2 * 1024 ** 3);
+      const log = await driver.consoleLog(s.instanceId, 3);
+      expect(log).toBe(
+        'STRATUS-BLOCK: vda vdb\nSTRATUS-BLOCKSIZE: vda=2097152 vdb=4194304\nSTRATUS-NET: eth0=fa:16:3e:00:00:0a\n',
+      );
+    });
+
+    it('takes eight volumes besides the root disk, then refuses with VolumeSlotsExhaustedError', async () => {
+      const driver = new FakeComputeDriver();
+      const { instanceId } = await driver.spawn(spec());
+      const devices: string[] = [];
+      for (let i = 0; i < 8; i++) {
+        devices.push((await driver.attachVolume(instanceId, volume(i))).device);
+      }
+      expect(devices).toEqual(['b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'].map((l) => `/dev/vd${l}`));
+      await expect(driver.attachVolume(instanceId, volume(9))).rejects.toBeInstanceOf(
+        VolumeSlotsExhaustedError,
+      );
+      // A freed slot is reused, and the guess follows it.
+      const [, second] = await driver.attachedVolumes(instanceId);
+      await driver.detachVolume(instanceId, second);
+      expect((await driver.attachVolume(instanceId, volume(10))).device).toBe('/dev/vdc');
+    });
+
+    it('refuses duplicate NICs and volumes in a spec, naming the field', async () => {
+      const driver = new FakeComputeDriver();
+      const nic = { portId: 'p1', tapName: 'tap1', mac: 'fa:16:3e:00:00:01' };
+      const twice = driver.spawn(spec({ nics: [nic, { ...nic, portId: 'p2' }] }));
+      await expect(twice).rejects.toBeInstanceOf(InvalidInstanceSpecError);
+      await expect(twice).rejects.toThrow('"nics[1].tapName" repeats tap "tap1"');
+      const root = volume(1);
+      await expect(
+        driver.spawn(spec({ rootDisk: { volume: root }, volumes: [{ ...root, path: '/x' }] })),
+      ).rejects.toThrow(`"volumes[0].volumeId" repeats volume "${root.volumeId}"`);
+      await expect(
+        driver.rebuild(randomUUID(), { rootDisk: { volume: root } } as never),
+      ).rejects.toThrow('"rootDisk.volume" is not allowed here');
+    });
+
+    it('answers NotSupportedError when a driver does not claim volumes', async () => {
+      class NoVolumes extends FakeComputeDriver {
+        override info() {
+          const info = super.info();
+          return { ...info, capabilities: { ...info.capabilities, volumes: false, nics: false } };
+        }
+      }
+      const driver = new NoVolumes();
+      const { instanceId } = await driver.spawn(spec());
+      await expect(driver.attachVolume(instanceId, volume(1))).rejects.toBeInstanceOf(
+        NotSupportedError,
+      );
+      await expect(driver.spawn(spec({ volumes: [volume(2)] }))).rejects.toBeInstanceOf(
+        NotSupportedError,
+      );
+    });
   });
 });
