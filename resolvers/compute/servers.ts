@@ -7,6 +7,7 @@ import { FeatureDisabledError, InvalidInputError, NotFoundError } from '../error
 import { canSeeProject, isAdmin, scopedProjectId } from '../identity/auth-context';
 import type { ImageRow } from '../images/access';
 import { loadImages } from '../images/images';
+import { createServerPorts } from '../networks/server-ports';
 import { type OperationRow, startOperation } from '../operations';
 import { containsPattern, type ListResult, type Page, selectPage } from '../pagination';
 import { reserveQuota } from '../quotas';
@@ -139,6 +140,16 @@ const createInput = z.object({
   serverGroupId: z.string().nullish(),
   availabilityZone: z.string().min(1).max(255).nullish(),
   count: z.number().int().min(1, 'must be at least 1').max(100, 'must be at most 100').nullish(),
+  // Nova's `networks`: a new port on a network (optionally with a fixed IP), or a port to use.
+  networks: z
+    .array(
+      z.union([
+        z.object({ portId: z.string() }).strict(),
+        z.object({ networkId: z.string(), fixedIp: z.string().nullish() }).strict(),
+      ]),
+    )
+    .max(16, 'at most 16 NICs')
+    .nullish(),
 });
 
 export interface CreatedServers {
@@ -268,6 +279,13 @@ export async function createServers(ctx: ServiceContext, input: unknown): Promis
     }
   }
   const count = data.count ?? 1;
+  const nics = data.networks ?? [];
+  if (count > 1 && nics.some((n) => 'portId' in n || n.fixedIp)) {
+    throw new InvalidInputError(
+      'input.networks',
+      'A port or a fixed IP can serve only one server: use count 1, or give networks only',
+    );
+  }
   return inTransaction(ctx.rt, async (tx) => {
     await reserveQuota(tx, ctx.rt.config.quotaDefaults, projectId, {
       instances: count,
@@ -299,6 +317,14 @@ export async function createServers(ctx: ServiceContext, input: unknown): Promis
           availabilityZone: data.availabilityZone ?? null,
         })
         .returning();
+      if (nics.length > 0) {
+        await createServerPorts(tx, ctx, {
+          projectId,
+          serverId: row.id,
+          requests: nics,
+          availabilityZone: data.availabilityZone,
+        });
+      }
       const action = await recordAction(tx, {
         serverId: row.id,
         projectId,

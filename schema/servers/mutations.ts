@@ -57,6 +57,38 @@ const CreatedServersType = builder.objectRef<CreatedServers>('CreatedServers').i
   }),
 });
 
+const ServerNetworkInput = builder.inputType('ServerNetworkInput', {
+  description:
+    'One NIC: a new port on `networkId` (optionally with `fixedIp`), or the port `portId`',
+  fields: (t) => ({
+    networkId: t.globalID({ description: 'A network of yours, shared, or external' }),
+    fixedIp: t.string({ description: 'The address to ask for on that network' }),
+    portId: t.globalID({ description: 'An unused port of yours' }),
+  }),
+});
+
+/** Maps the NIC inputs to the service's requests; the wrong kind of id is an input error. */
+function nicRequests(
+  nics: (typeof ServerNetworkInput.$inferInput)[] | null | undefined,
+): unknown[] | undefined {
+  return nics?.map((nic, i) => {
+    const field = `input.networks.${i}`;
+    if (nic.portId && (nic.networkId || nic.fixedIp)) {
+      throw new InvalidInputError(field, 'Give either portId, or networkId (and fixedIp)');
+    }
+    if (nic.portId) {
+      if (nic.portId.typename !== 'Port')
+        throw new InvalidInputError(`${field}.portId`, 'not a Port id');
+      return { portId: nic.portId.id };
+    }
+    if (!nic.networkId) throw new InvalidInputError(field, 'Give networkId or portId');
+    if (nic.networkId.typename !== 'Network') {
+      throw new InvalidInputError(`${field}.networkId`, 'not a Network id');
+    }
+    return { networkId: nic.networkId.id, fixedIp: nic.fixedIp };
+  });
+}
+
 const CreateServerInput = builder.inputType('CreateServerInput', {
   fields: (t) => ({
     name: t.string({ required: true, description: 'With count > 1: name-1, name-2, …' }),
@@ -69,6 +101,10 @@ const CreateServerInput = builder.inputType('CreateServerInput', {
     serverGroupId: t.globalID({ for: ServerGroup }),
     availabilityZone: t.string(),
     count: t.int({ description: 'How many servers (1-100), all or none' }),
+    networks: t.field({
+      type: [ServerNetworkInput],
+      description: 'NICs in order (eth0, eth1, …); none when omitted',
+    }),
   }),
 });
 
@@ -190,6 +226,7 @@ builder.mutationFields((t) => ({
         flavorId: input.flavorId.id,
         keypairId: input.keypairId?.id,
         serverGroupId: input.serverGroupId?.id,
+        networks: nicRequests(input.networks),
       }),
   }),
   rebootServer: t.field({

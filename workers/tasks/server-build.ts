@@ -1,11 +1,17 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { servers } from '../../db/tables';
-import type { InstanceSpec } from '../../drivers/compute/types';
+import type { InstanceSpec, NicSpec } from '../../drivers/compute/types';
 import { NoValidHostError } from '../../resolvers/compute/errors';
 import { finishAction, inActionEvent } from '../../resolvers/compute/instance-actions';
 import { BUILD_JOB, onHost } from '../../resolvers/compute/jobs';
 import { groupPlacement, lockHostStates, selectHost } from '../../resolvers/compute/scheduler';
 import { publishServerEvent } from '../../resolvers/compute/server-events';
+import {
+  bindServerPorts,
+  portSpecsForServer,
+  releaseServerPorts,
+  setPortsStatus,
+} from '../../resolvers/networks/server-ports';
 import { finishOperation } from '../../resolvers/operations';
 import { releaseQuota } from '../../resolvers/quotas';
 import { releaseServerVolumes } from '../../resolvers/volumes/attachments';
@@ -97,6 +103,7 @@ export function buildJobs(kit: JobKit) {
             // creating-disk: what the root disk is made of (the driver's spawn creates the
             // overlay over the cached base image as its first step).
             const { image, paths } = files!;
+            const nics = await plugPorts(current.id);
             spec = {
               instanceId: current.id,
               name: current.name,
@@ -106,6 +113,7 @@ export function buildJobs(kit: JobKit) {
               kernel: kernel(image, current, paths),
               userData: current.userData ?? undefined,
               metadata: guestMetadata(current),
+              ...(nics.length > 0 ? { nics } : {}),
             };
           },
           async () => {
@@ -130,6 +138,7 @@ export function buildJobs(kit: JobKit) {
               powerState: handle.powerState,
               launchedAt: new Date(),
             });
+            if (spec!.nics) await setPortsStatus(db, server.id, 'ACTIVE');
           },
         ];
         if (!resumed) {
@@ -164,6 +173,34 @@ export function buildJobs(kit: JobKit) {
     });
   }
 
+  /**
+   * Binds the server's ports to this host and plugs them here before QEMU opens their taps
+   * (Nova waits for Neutron's vif-plugged the same way). No ports: no NICs.
+   */
+  async function plugPorts(serverId: string): Promise<NicSpec[]> {
+    const specs = await portSpecsForServer(db, serverId);
+    if (specs.length === 0) return [];
+    const network = rt.network;
+    if (!network) {
+      throw new JobError(
+        'NETWORK_UNAVAILABLE',
+        `host ${agent.hostname} has no network driver to plug the server's ports`,
+      );
+    }
+    await bindServerPorts(db, serverId, agent.hostname);
+    const nics: NicSpec[] = [];
+    for (const spec of specs) {
+      const plugged = await network.driver.ensurePort(spec).catch((error: unknown) => {
+        throw new JobError(
+          'PORT_BINDING_FAILED',
+          `port ${spec.portId}: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      });
+      nics.push({ portId: plugged.portId, tapName: plugged.tapName, mac: plugged.mac });
+    }
+    return nics;
+  }
+
   async function remove(operationId: string): Promise<void> {
     const { op, input, server } = await loadOp(operationId);
     if (!server) return;
@@ -194,6 +231,8 @@ export function buildJobs(kit: JobKit) {
               });
               // Its volumes are detached (the VM is gone); delete-on-termination ones deleted.
               await releaseServerVolumes(tx, row.id, op.createdByUserId);
+              // Ports it created go (addresses back, taps removed); ports it was given stay.
+              await releaseServerPorts(tx, row.id);
               await finishAction(tx, input.actionId, null);
               await publishServerEvent(tx, 'SERVER_DELETED', row);
             });
