@@ -12,6 +12,7 @@ import './objects';
 import './compute';
 import './images';
 import './servers/types';
+import './servers/addresses';
 import './servers/queries';
 import './servers/mutations';
 import './servers/subscriptions';
