@@ -369,6 +369,38 @@ describe('tenant isolation', () => {
   });
 });
 
+describe('subscriptions', () => {
+  it('volumes: each project sees its own volumes only', async () => {
+    const eve = await seed.member('member');
+    const query = `subscription { volumes { id name status } }`;
+    const mine = s.subscribe(query, {}, token);
+    const theirs = s.subscribe(query, {}, eve.token!);
+    // Both streams are open once each has delivered one of its own project's volumes.
+    await availableVolume(s, eve.token!, { sizeGib: 1, name: 'eve-warmup' });
+    await availableVolume(s, token, { sizeGib: 1, name: 'alice-warmup' });
+    await mine.waitFor(1);
+    await theirs.waitFor(1);
+    const id = await availableVolume(s, token, { sizeGib: 1, name: 'alice-secret' });
+    await availableVolume(s, eve.token!, { sizeGib: 1, name: 'eve-own' });
+    await expect
+      .poll(() =>
+        theirs.values.some(
+          (v) => v.data.volumes.name === 'eve-own' && v.data.volumes.status === 'AVAILABLE',
+        ),
+      )
+      .toBe(true);
+    const eveNames = new Set(theirs.values.map((v) => v.data.volumes.name));
+    expect(eveNames).toEqual(new Set(['eve-warmup', 'eve-own']));
+    await expect
+      .poll(() =>
+        mine.values.some((v) => v.data.volumes.id === id && v.data.volumes.status === 'AVAILABLE'),
+      )
+      .toBe(true);
+    mine.close();
+    theirs.close();
+  });
+});
+
 describe('catalog', () => {
   it('reports the file volume driver', async () => {
     const data = await s.ok(
