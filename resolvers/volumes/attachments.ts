@@ -11,6 +11,7 @@ import { startOperation } from '../operations';
 import type { Runtime, ServiceContext } from '../runtime';
 import { inTransaction } from '../runtime';
 import { isUuid, parseInput } from '../validation';
+import { ROOT_DEVICE } from './boot';
 import { type AttachmentRow, publishVolumeEvent, type VolumeRow } from './events';
 import { requireHotplug } from './hotplug';
 import {
@@ -160,6 +161,12 @@ export async function detachVolume(ctx: ServiceContext, input: unknown): Promise
       throw new InvalidInputError(
         'input.serverId',
         `Volume ${row.id} is not attached to server ${server.id}`,
+      );
+    }
+    if (attachment.device === ROOT_DEVICE) {
+      throw new InvalidInputError(
+        'input.volumeId',
+        `Volume ${row.id} is the root disk of server ${server.id} (booted from it) and cannot be detached`,
       );
     }
     checkServerReady(ctx, server, 'detachVolume');
