@@ -1,0 +1,2 @@
+export type { OvsNetworkConfig } from './driver';
+export { OvsNetworkDriver } from './driver';
