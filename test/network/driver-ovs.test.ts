@@ -276,6 +276,36 @@ describe.skipIf(skipReason !== null)(title, () => {
     await driver.deletePort(randomUUID());
   });
 
+  it('what a process created outlives it: another driver instance lists it and removes it', async () => {
+    const net = track(networkSpec('10.91.7', 919));
+    const port = track(portSpec(net, '10.91.7.20'));
+    // .mts: the temporary folder has no package.json saying "module", and the script awaits.
+    const script = path.join(stateDir, 'child.mts');
+    const driverModule = path.resolve('drivers/network/ovs/index.ts');
+    await fs.writeFile(
+      script,
+      [
+        `import { OvsNetworkDriver } from ${JSON.stringify(driverModule)};`,
+        `const d = new OvsNetworkDriver(${JSON.stringify({ bridge, stateDir })});`,
+        `await d.ensureNetwork(${JSON.stringify(net)});`,
+        `await d.ensurePort(${JSON.stringify(port)});`,
+        'await d.close();',
+      ].join('\n'),
+    );
+    execFileSync(process.execPath, ['--import', 'tsx', script], { stdio: 'inherit' });
+    const dir = path.join(stateDir, 'networks', net.networkId, 'dhcp');
+    const pid = Number((await fs.readFile(path.join(dir, 'pid'), 'utf8')).trim());
+    expect(processesMentioning(dir)).toEqual([pid]);
+    const other = new OvsNetworkDriver({ bridge, stateDir });
+    const inventory = await other.list();
+    expect(inventory.networks).toContain(net.networkId);
+    expect(inventory.ports.map((p) => p.tapName)).toContain(tap(port));
+    await other.deletePort(port.portId);
+    await other.deleteNetwork(net.networkId);
+    expect(processesMentioning(dir)).toEqual([]);
+    expect(linkExists(tap(port))).toBe(false);
+  });
+
   it('a failed ensureNetwork leaves no namespace, veth or dnsmasq behind', async () => {
     const net = networkSpec('10.91.6', 918);
     if (net.dhcpPort) net.dhcpPort.fixedIps = [fixedIp(net.subnets[0].subnetId, '10.91.6.999')];
