@@ -115,8 +115,7 @@ async function attachedInGuest(
   serverId: string,
   volumeId: string,
 ): Promise<boolean> {
-  const d = agent?.driver as { attachedVolumes?: (id: string) => Promise<string[]> } | undefined;
-  if (!d || typeof d.attachedVolumes !== 'function') return false;
-  const ids = await d.attachedVolumes(serverId).catch(() => [] as string[]);
+  if (!agent?.driver.info().capabilities.volumes) return false;
+  const ids = await agent.driver.attachedVolumes(serverId).catch(() => [] as string[]);
   return ids.includes(volumeId);
 }

@@ -7,11 +7,12 @@ import {
   volumes,
   volumeTypes,
 } from '../../db/tables';
+import { VolumeDetachTimeoutError, VolumeNotAttachedError } from '../../drivers/compute/errors';
 import { enterStage, finishOperation, type OperationRow } from '../../resolvers/operations';
 import type { Runtime } from '../../resolvers/runtime';
 import type { VolumeBackend } from '../../resolvers/volumes/backend';
 import { publishSnapshotEvent, publishVolumeEvent } from '../../resolvers/volumes/events';
-import { deviceOf, hotplugOf, isDetachTimeout } from '../../resolvers/volumes/hotplug';
+import { hotplugUnsupported } from '../../resolvers/volumes/hotplug';
 import { releaseVolumeQuota } from '../../resolvers/volumes/quotas';
 import {
   moveSnapshot,
@@ -222,9 +223,9 @@ export function volumeJobs(rt: Runtime, backend: VolumeBackend): VolumeJobs {
     if (!agent) {
       throw new VolumeJobError('COMPUTE_UNAVAILABLE', 'This process runs no compute host');
     }
-    const h = hotplugOf(agent.driver);
-    if (typeof h === 'string') throw new VolumeJobError('HOTPLUG_UNSUPPORTED', h);
-    return { agent, h };
+    const why = hotplugUnsupported(agent.driver);
+    if (why) throw new VolumeJobError('HOTPLUG_UNSUPPORTED', why);
+    return { agent, h: agent.driver };
   }
 
   async function extend(operationId: string): Promise<void> {
@@ -292,8 +293,7 @@ export function volumeJobs(rt: Runtime, backend: VolumeBackend): VolumeJobs {
           await enterStage(db, op.id, 0);
           const connection = await d.connectionInfo(id);
           await enterStage(db, op.id, 1);
-          const result = await h.attachVolume(serverId, { volumeId: id, ...connection });
-          const device = deviceOf(result);
+          const { device } = await h.attachVolume(serverId, { volumeId: id, ...connection });
           await db.transaction(async (tx) => {
             const [a] = await tx
               .update(volumeAttachments)
@@ -335,7 +335,7 @@ export function volumeJobs(rt: Runtime, backend: VolumeBackend): VolumeJobs {
             .detachVolume(serverId, id, { timeoutMs: backend.detachTimeoutMs })
             .catch((error: unknown) => {
               // Already gone from the instance: the records catch up.
-              if ((error as { code?: string }).code === 'VOLUME_NOT_ATTACHED') return;
+              if (error instanceof VolumeNotAttachedError) return;
               throw error;
             });
           await db.transaction(async (tx) => {
@@ -346,7 +346,7 @@ export function volumeJobs(rt: Runtime, backend: VolumeBackend): VolumeJobs {
         });
       },
       async (error) => {
-        const timedOut = isDetachTimeout(error);
+        const timedOut = error instanceof VolumeDetachTimeoutError;
         const code = timedOut ? 'DETACH_TIMEOUT' : codeOf(error, 'DETACH_FAILED');
         const message = timedOut
           ? `The guest did not release the device within ${backend.detachTimeoutMs} ms; the volume is still attached`
