@@ -27,6 +27,12 @@ import {
   NotFoundError,
   QuotaExceededError,
 } from '../../resolvers/errors';
+import {
+  IpAddressGenerationFailureError,
+  IpAddressInUseError,
+  NetworkNotFoundError,
+  PortNotFoundError,
+} from '../../resolvers/networks/errors';
 import { builder, type GraphQLContext } from '../builder';
 import { Flavor } from '../compute';
 import { Image } from '../images';
@@ -218,7 +224,17 @@ builder.mutationFields((t) => ({
     description: 'Boots servers: returns at once in BUILD while a job schedules and spawns them',
     authScopes: { policy: 'compute:create_server' },
     args: { input: t.arg({ type: CreateServerInput, required: true }) },
-    errors: { types: SERVER_ERRORS, dataField: { name: 'created' } },
+    errors: {
+      types: [
+        ...SERVER_ERRORS,
+        NetworkNotFoundError,
+        PortNotFoundError,
+        IpAddressInUseError,
+        IpAddressGenerationFailureError,
+        ConflictError,
+      ],
+      dataField: { name: 'created' },
+    },
     resolve: (_root, { input }, ctx) =>
       createServers(ctx, {
         ...Object.fromEntries(Object.entries(input).filter(([, v]) => v != null)),
