@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FakeComputeOptions } from '../../drivers/compute/fake';
-import { waitForOperation, waitForStatus } from '../support/compute';
+import { claimBootVolume } from '../../resolvers/volumes/boot';
+import { rawId, waitForOperation, waitForStatus } from '../support/compute';
 import type { TestStratus } from '../support/harness';
 import type { Seed, SeededUser } from '../support/seed';
 import {
@@ -11,7 +12,13 @@ import {
   sqlCount,
   startComputeTestbed,
 } from '../support/servers';
-import { availableVolume, getVolume, volumeAct, volumeMutation } from './volumes-support';
+import {
+  availableVolume,
+  getVolume,
+  volumeAct,
+  volumeFile,
+  volumeMutation,
+} from './volumes-support';
 
 /**
  * Attach, detach and online extend through the API on the fake compute driver (its hot-plug
@@ -262,5 +269,26 @@ describe('deleting a server', () => {
     expect(await getVolume(s, t, keep)).toMatchObject({ status: 'AVAILABLE', attachments: [] });
     await expect.poll(() => getVolume(s, t, drop), { timeout: 20_000 }).toBeNull();
     expect(await quotaInUse(s, project)).toMatchObject({ volumes: 1, gigabytes: 1 });
+  });
+});
+
+describe('boot volume records (for boot from volume)', () => {
+  it('claimBootVolume makes the volume the root disk: in-use on /dev/vda, not detachable, deleted with the server', async () => {
+    const project = await seed.project();
+    const t = (await seed.member('member', project)).token!;
+    const serverId = await server('booted', t);
+    const volumeId = await availableVolume(s, t, { sizeGib: 1 });
+    const spec = await claimBootVolume(s.stratus.runtime, rawId(volumeId), rawId(serverId), true);
+    expect(spec).toMatchObject({ volumeId: rawId(volumeId), driver: 'qcow2' });
+    expect(spec.path).toBe(volumeFile(s, volumeId));
+    expect(await getVolume(s, t, volumeId)).toMatchObject({
+      status: 'IN_USE',
+      attachments: [{ device: '/dev/vda', deleteOnTermination: true, server: { id: serverId } }],
+    });
+    const refused = await detach(volumeId, serverId, t);
+    expect(refused).toMatchObject({ __typename: 'InvalidInputError', field: 'input.volumeId' });
+    await deleteAndWait(s, t, serverId);
+    await expect.poll(() => getVolume(s, t, volumeId), { timeout: 20_000 }).toBeNull();
+    expect(await quotaInUse(s, project)).toMatchObject({ volumes: 0, gigabytes: 0 });
   });
 });
