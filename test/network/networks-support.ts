@@ -35,6 +35,11 @@ export const PORT_FIELDS =
   'id name macAddress status deviceOwner deviceId portSecurityEnabled adminStateUp fixedIps { ipAddress subnet { id } } securityGroups { id name } allowedAddressPairs { ipAddress macAddress } network { id }';
 
 const cap = (s: string) => s[0].toUpperCase() + s.slice(1);
+/** Mutations whose input type is shared rather than named after them. */
+const INPUT_TYPES: Record<string, string> = {
+  addRouterInterface: 'RouterInterfaceInput',
+  removeRouterInterface: 'RouterInterfaceInput',
+};
 
 /**
  * Runs `<mutation>(input)` and returns its payload; `field` is the success data field and
@@ -49,7 +54,7 @@ export async function mutate(
   fields: string,
 ): Promise<Json> {
   const data = await s.ok(
-    `mutation($input: ${cap(mutation)}Input!) { ${mutation}(input: $input) { ${errorsOf(mutation)} ... on ${cap(mutation)}Success { ${field} { ${fields} } } } }`,
+    `mutation($input: ${INPUT_TYPES[mutation] ?? `${cap(mutation)}Input`}!) { ${mutation}(input: $input) { ${errorsOf(mutation)} ... on ${cap(mutation)}Success { ${field} { ${fields} } } } }`,
     { input },
     token,
   );
