@@ -204,7 +204,8 @@ describe.skipIf(skipReason !== null)(title, () => {
     'guests get their fixed IPs by DHCP, reach each other, are filtered by security groups, isolated by network, and reachable on a floating IP',
     async () => {
       const g1 = boot(a1, pingLoop('10.77.1.12'));
-      const g2 = boot(a2, pingLoop('10.77.1.1'));
+      // a2 pings the host on the external network: out through the router, SNAT'd to its floating IP.
+      const g2 = boot(a2, pingLoop('172.30.77.1'));
       const gb = boot(b1, pingLoop('10.77.1.12'));
 
       // DHCP gives each guest exactly its port's fixed IP.
@@ -225,7 +226,7 @@ describe.skipIf(skipReason !== null)(title, () => {
 
       // a1 reaches a2 on network A.
       await settles(g1, 'ok', 0);
-      // a2 reaches its router.
+      // a2 reaches the host through the router.
       await settles(g2, 'ok', 0);
       // b1 (same addresses, network B) never reaches a2.
       await settles(gb, 'fail', gb.output().indexOf('STRATUS-ADDR'), 5);
