@@ -13,16 +13,6 @@ export const DETACH_JOB = 'volume.detach';
 export const SNAPSHOT_JOB = 'volume.snapshot';
 export const DELETE_SNAPSHOT_JOB = 'volume.deleteSnapshot';
 
-/** Jobs that run on the host holding the volume (or the server's host for attach and detach). */
-export const HOST_JOBS = [
-  DELETE_JOB,
-  EXTEND_JOB,
-  ATTACH_JOB,
-  DETACH_JOB,
-  SNAPSHOT_JOB,
-  DELETE_SNAPSHOT_JOB,
-] as const;
-
 export const onVolumeHost = (kind: string, host: string) => `${kind}@${host}`;
 export const onBackend = (backendName: string) => `${CREATE_JOB}#${backendName}`;
 

@@ -24,12 +24,6 @@ export const VOLUME_STATUSES: readonly VolumeStatus[] = [
   'error',
   'error_deleting',
 ];
-export const SNAPSHOT_STATUSES: readonly SnapshotStatus[] = [
-  'creating',
-  'available',
-  'deleting',
-  'error',
-];
 
 /** Statuses a job holds a volume in; a restart that interrupts the job repairs them. */
 export const VOLUME_TRANSITIONAL: readonly VolumeStatus[] = [
