@@ -110,6 +110,8 @@ export const ports = pgTable(
     bindingHost: text('binding_host'),
     /** Created by createServer (deleted with the server) rather than given to it by the user. */
     createdForServer: boolean('created_for_server').notNull().default(false),
+    /** Its place among the server's NICs (eth0 = 0), in createServer's request order. */
+    deviceIndex: integer('device_index'),
     ...lifecycleDates,
   },
   (t) => [

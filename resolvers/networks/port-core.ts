@@ -36,6 +36,8 @@ export interface NewPort {
   /** null: one address per IP version from the network's subnets (Neutron's default). */
   fixedIps?: FixedIpRequest[] | null;
   createdForServer?: boolean;
+  /** Its place among the server's NICs (createServer's request order). */
+  deviceIndex?: number;
   /** Path of the request in the input, for errors: `input`, `input.networks.2`. */
   field: string;
 }
@@ -184,6 +186,7 @@ export async function insertPort(tx: Tx, p: NewPort): Promise<PortRow> {
       portSecurityEnabled: portSecurity,
       allowedAddressPairs: p.allowedAddressPairs ?? [],
       createdForServer: p.createdForServer ?? false,
+      deviceIndex: p.deviceIndex ?? null,
     })
     .returning()
     .catch((error: unknown) => {

@@ -53,7 +53,7 @@ export async function createServerPorts(
       }
       const [claimed] = await tx
         .update(ports)
-        .set({ deviceId: input.serverId, deviceOwner: owner })
+        .set({ deviceId: input.serverId, deviceOwner: owner, deviceIndex: i })
         .where(and(eq(ports.id, port.id), eq(ports.deviceId, '')))
         .returning();
       if (!claimed || port.deviceOwner.startsWith('network:')) {
@@ -76,6 +76,7 @@ export async function createServerPorts(
       securityGroupIds: groups,
       fixedIps: request.fixedIp ? [{ ipAddress: request.fixedIp }] : null,
       createdForServer: true,
+      deviceIndex: i,
       field,
     });
     await afterPortChange(tx, port, groups);
@@ -96,7 +97,7 @@ export async function portSpecsForServer(db: DbOrTx, serverId: string): Promise<
     .from(ports)
     .innerJoin(networks, eq(networks.id, ports.networkId))
     .where(and(eq(ports.deviceId, serverId), like(ports.deviceOwner, 'compute:%')))
-    .orderBy(ports.createdAt, ports.id);
+    .orderBy(ports.deviceIndex, ports.createdAt, ports.id);
   return portSpecs(db, rows);
 }
 
@@ -155,7 +156,7 @@ export async function releaseServerPorts(tx: Tx, serverId: string): Promise<void
     }
     const [kept] = await tx
       .update(ports)
-      .set({ deviceId: '', deviceOwner: '', bindingHost: null, status: 'DOWN' })
+      .set({ deviceId: '', deviceOwner: '', deviceIndex: null, bindingHost: null, status: 'DOWN' })
       .where(eq(ports.id, port.id))
       .returning();
     // The old host removes its tap: the job finds the port bound elsewhere (nowhere).
@@ -201,7 +202,7 @@ export async function serverAddresses(
     .innerJoin(networks, eq(networks.id, ports.networkId))
     .innerJoin(ipAllocations, eq(ipAllocations.portId, ports.id))
     .where(and(inArray(ports.deviceId, [...serverIds]), like(ports.deviceOwner, 'compute:%')))
-    .orderBy(ports.createdAt, ports.id, ipAllocations.ip);
+    .orderBy(ports.deviceIndex, ports.createdAt, ports.id, ipAllocations.ip);
   const portIds = [...new Set(rows.map((r) => r.portId))];
   const floating = portIds.length
     ? await db

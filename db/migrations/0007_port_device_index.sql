@@ -1,0 +1,1 @@
+ALTER TABLE "ports" ADD COLUMN "device_index" integer;
