@@ -1,4 +1,4 @@
-import { listSnapshots } from '../../resolvers/volumes/snapshots';
+import { listSnapshots, loadSnapshots } from '../../resolvers/volumes/snapshots';
 import { listVolumeTypes } from '../../resolvers/volumes/volume-types';
 import { listVolumes, loadVolumes } from '../../resolvers/volumes/volumes';
 import { builder } from '../builder';
@@ -6,7 +6,7 @@ import { Project } from '../identity/types';
 import { listConnection } from '../pagination';
 import { Volume, VolumeSnapshot, VolumeSnapshotStatus, VolumeStatus, VolumeType } from './types';
 
-/** Volume queries: volume, volumes, volumeSnapshots, volumeTypes. */
+/** Volume queries: volume, volumes, volumeSnapshot, volumeSnapshots, volumeTypes. */
 
 const VolumeFilter = builder.inputType('VolumeFilter', {
   fields: (t) => ({
@@ -34,6 +34,14 @@ builder.queryFields((t) => ({
     authScopes: { policy: 'volume:list' },
     args: { id: t.arg.globalID({ for: Volume, required: true }) },
     resolve: async (_root, args, ctx) => (await loadVolumes(ctx, [args.id.id]))[0],
+  }),
+  volumeSnapshot: t.field({
+    type: VolumeSnapshot,
+    nullable: true,
+    description: 'One snapshot, if you may see it',
+    authScopes: { policy: 'volume:list' },
+    args: { id: t.arg.globalID({ for: VolumeSnapshot, required: true }) },
+    resolve: async (_root, args, ctx) => (await loadSnapshots(ctx, [args.id.id]))[0],
   }),
   volumes: t.connection({
     type: Volume,

@@ -369,6 +369,61 @@ describe('tenant isolation', () => {
   });
 });
 
+describe('volume types', () => {
+  it('a private type is for admins only: members neither list nor use it', async () => {
+    const name = uniq('private').replace('-', '_');
+    const created = await s.ok(
+      `mutation($input: CreateVolumeTypeInput!) { createVolumeType(input: $input) {
+        ... on CreateVolumeTypeSuccess { volumeType { id } } } }`,
+      { input: { name, isPublic: false } },
+      s.adminToken,
+    );
+    const typeId = created.createVolumeType.volumeType.id;
+    const listed = await s.ok(
+      `{ volumeTypes(first: 100) { edges { node { id name } } } }`,
+      {},
+      token,
+    );
+    const names = listed.volumeTypes.edges.map((e: { node: { name: string } }) => e.node.name);
+    expect(names).toContain('__DEFAULT__');
+    expect(names).not.toContain(name);
+    const refused = await createVolume(s, token, { sizeGib: 1, volumeTypeId: typeId });
+    expect(refused).toMatchObject({ __typename: 'InvalidInputError', field: 'input.volumeTypeId' });
+    // Backend details are for admins.
+    const specs = await s.gql(`{ volumeTypes { edges { node { name extraSpecs } } } }`, {}, token);
+    expect(specs.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    // Deleting: the default type stays; an unused type goes.
+    const del = await s.ok(
+      `mutation($input: VolumeTypeIdInput!) { deleteVolumeType(input: $input) { __typename } }`,
+      { input: { id: typeId } },
+      s.adminToken,
+    );
+    expect(del.deleteVolumeType.__typename).toBe('DeleteVolumeTypeSuccess');
+    const defaultId = listed.volumeTypes.edges.find(
+      (e: { node: { name: string } }) => e.node.name === '__DEFAULT__',
+    ).node.id;
+    const keep = await s.ok(
+      `mutation($input: VolumeTypeIdInput!) { deleteVolumeType(input: $input) { __typename } }`,
+      { input: { id: defaultId } },
+      s.adminToken,
+    );
+    expect(keep.deleteVolumeType.__typename).toBe('ConflictError');
+  });
+
+  it('volumeSnapshot(id) answers its owner only', async () => {
+    const id = await availableVolume(s, token, { sizeGib: 1 });
+    const snapId = await availableSnapshot(s, token, id);
+    const q = `query($id: ID!) { volumeSnapshot(id: $id) { status sizeGib volume { id } } }`;
+    expect((await s.ok(q, { id: snapId }, token)).volumeSnapshot).toEqual({
+      status: 'AVAILABLE',
+      sizeGib: 1,
+      volume: { id },
+    });
+    const eve = await seed.member('member');
+    expect((await s.ok(q, { id: snapId }, eve.token!)).volumeSnapshot).toBeNull();
+  });
+});
+
 describe('subscriptions', () => {
   it('volumes: each project sees its own volumes only', async () => {
     const eve = await seed.member('member');
