@@ -67,7 +67,20 @@ describe.skipIf(skipReason !== null)(title, () => {
     netA = networkSpec('10.77.1', 771);
     netB = networkSpec('10.77.1', 772);
     a1 = portSpec(netA, '10.77.1.11');
-    a2 = portSpec(netA, '10.77.1.12');
+    // a2 also serves TCP on port 5000 to anyone.
+    a2 = portSpec(netA, '10.77.1.12', {
+      rules: [
+        ...PING_RULES,
+        {
+          direction: 'ingress',
+          ethertype: 'IPv4',
+          protocol: 6,
+          portRangeMin: 5000,
+          portRangeMax: 5000,
+          remoteIps: null,
+        },
+      ],
+    });
     b1 = portSpec(netB, '10.77.1.13');
     netA.hosts = [a1, a2].map((p) => ({ portId: p.portId, mac: p.mac, fixedIps: p.fixedIps }));
     netB.hosts = [{ portId: b1.portId, mac: b1.mac, fixedIps: b1.fixedIps }];
@@ -163,7 +176,7 @@ describe.skipIf(skipReason !== null)(title, () => {
   }
 
   /** A guest script printing `ping ok` or `ping fail` for `target`, once a second, forever. */
-  const pingLoop = (target: string) =>
+  const pingLoop = (target: string, extra: string[] = []) =>
     [
       '#!/bin/sh',
       // The guest's own udhcpc gives up after 10 s; on a loaded host TCG guests are slower.
@@ -172,6 +185,7 @@ describe.skipIf(skipReason !== null)(title, () => {
       '  n=$((n+1)); [ $((n % 15)) -eq 0 ] && udhcpc -i eth0 -q -n -t 5 -T 2 -s /etc/udhcpc.script >/dev/null 2>&1',
       '  sleep 1',
       'done',
+      ...extra,
       `while true; do if ping -c1 -W1 ${target} >/dev/null 2>&1; then echo ping ok; else echo ping fail; fi; sleep 1; done`,
       '',
     ].join('\n');
@@ -203,9 +217,20 @@ describe.skipIf(skipReason !== null)(title, () => {
   it(
     'guests get their fixed IPs by DHCP, reach each other, are filtered by security groups, isolated by network, and reachable on a floating IP',
     async () => {
-      const g1 = boot(a1, pingLoop('10.77.1.12'));
+      const g1 = boot(
+        a1,
+        pingLoop('10.77.1.12', [
+          // One TCP exchange through both firewalls (checksums survive the userspace datapath).
+          'for i in 1 2 3 4 5 6 7 8 9 10; do r=$(nc -w 2 10.77.1.12 5000 </dev/null 2>/dev/null); [ "$r" = tcp-hello ] && { echo tcp ok; break; }; sleep 1; done',
+        ]),
+      );
       // a2 pings the host on the external network: out through the router, SNAT'd to its floating IP.
-      const g2 = boot(a2, pingLoop('172.30.77.1'));
+      const g2 = boot(
+        a2,
+        pingLoop('172.30.77.1', [
+          '(while true; do echo tcp-hello | nc -l -p 5000 >/dev/null 2>&1; done) &',
+        ]),
+      );
       const gb = boot(b1, pingLoop('10.77.1.12'));
 
       // DHCP gives each guest exactly its port's fixed IP.
@@ -224,7 +249,8 @@ describe.skipIf(skipReason !== null)(title, () => {
         expect(line[1]).toBe(port.fixedIps[0].ip);
       }
 
-      // a1 reaches a2 on network A.
+      // a1 reaches a2 on network A, by TCP and by ping.
+      await until(() => /^STRATUS-SCRIPT tcp ok$/m.test(g1.output()), 'a TCP exchange', WAIT);
       await settles(g1, 'ok', 0);
       // a2 reaches the host through the router.
       await settles(g2, 'ok', 0);
