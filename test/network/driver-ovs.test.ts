@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DriverUnavailableError } from '../../drivers/errors';
-import { OvsNetworkDriver } from '../../drivers/network/ovs/index';
+import { InvalidNetworkSpecError, OvsNetworkDriver } from '../../drivers/network/ovs/index';
 import type { NetworkSpec, PortSpec, RouterSpec } from '../../drivers/network/types';
 import {
   fixedIp,
@@ -121,15 +121,41 @@ describe.skipIf(skipReason !== null)(title, () => {
 
   it('a failed ensurePort leaves no tap, no bridge port and no flows', async () => {
     const net = networkSpec('10.91.2', 913, [], { dhcpPort: null });
-    const port = portSpec(net, '10.91.2.20', { mtu: 1_000_000 });
+    // Valid for the contract, too large for a tap (its maximum is 65521): the host refuses.
+    const port = portSpec(net, '10.91.2.20', { mtu: 65535 });
     await expect(driver.ensurePort(port)).rejects.toThrow(/tap/);
     expect(linkExists(tap(port))).toBe(false);
     expect(vsctl('list-ports', bridge).split('\n')).not.toContain(tap(port));
-    const bad = portSpec(net, 'not-an-ip');
-    await expect(driver.ensurePort(bad)).rejects.toThrow();
-    expect(linkExists(tap(bad))).toBe(false);
-    expect(vsctl('list-ports', bridge).split('\n')).not.toContain(tap(bad));
-    expect(flowsOf(await cookieOf(tap(bad)))).toEqual([]);
+    expect(flowsOf(await cookieOf(tap(port)))).toEqual([]);
+  });
+
+  it('refuses malformed specs naming the field, before touching the host', async () => {
+    const net = networkSpec('10.91.8', 920, [], { dhcpPort: null });
+    const cases: [Partial<PortSpec>, string][] = [
+      [{ fixedIps: [fixedIp(net.subnets[0].subnetId, 'not-an-ip')] }, 'fixedIps[0].ip'],
+      [{ mac: 'fa:16:3e:00:00:01,actions=NORMAL' }, 'mac'],
+      [{ segmentationId: 4095 }, 'segmentationId'],
+      [{ mtu: 1_000_000 }, 'mtu'],
+      [
+        { allowedAddressPairs: [{ ipAddress: '10.0.0.0/99', mac: null }] },
+        'allowedAddressPairs[0].ipAddress',
+      ],
+    ];
+    for (const [overrides, field] of cases) {
+      const bad = portSpec(net, '10.91.8.20', overrides);
+      const err = await driver.ensurePort(bad).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidNetworkSpecError);
+      expect((err as InvalidNetworkSpecError).field).toBe(field);
+      expect(linkExists(tap(bad))).toBe(false);
+    }
+    const badNet = networkSpec('10.91.8', 920);
+    badNet.subnets[0].gatewayIp = '10.91.8.999';
+    await expect(driver.ensureNetwork(badNet)).rejects.toMatchObject({
+      code: 'NETWORK_INVALID_SPEC',
+      field: 'subnets[0].gatewayIp',
+    });
+    expect(namespaces()).not.toContain(`qdhcp-${badNet.networkId}`);
+    await expect(driver.deletePort('../../etc')).rejects.toBeInstanceOf(InvalidNetworkSpecError);
   });
 
   it('serves DHCP with static leases from dnsmasq in qdhcp-<network>, reloaded on change', async () => {
@@ -308,7 +334,8 @@ describe.skipIf(skipReason !== null)(title, () => {
 
   it('a failed ensureNetwork leaves no namespace, veth or dnsmasq behind', async () => {
     const net = networkSpec('10.91.6', 918);
-    if (net.dhcpPort) net.dhcpPort.fixedIps = [fixedIp(net.subnets[0].subnetId, '10.91.6.999')];
+    // A multicast MAC is well-formed, but Linux refuses it for an interface.
+    if (net.dhcpPort) net.dhcpPort.mac = '01:00:5e:00:00:01';
     await expect(driver.ensureNetwork(net)).rejects.toThrow();
     expect(namespaces()).not.toContain(`qdhcp-${net.networkId}`);
     expect(linkExists(`qdh${net.networkId.slice(0, 11)}`)).toBe(false);

@@ -43,6 +43,13 @@ import {
 import { Bridge, externalIds } from './ovs';
 import { applyNat, enableForwarding } from './router';
 import { run } from './run';
+import {
+  checkId,
+  checkIdOrPrefix,
+  checkNetworkSpec,
+  checkPortSpec,
+  checkRouterSpec,
+} from './validate';
 
 /** Configuration of the ovs network driver. */
 export interface OvsNetworkConfig {
@@ -102,7 +109,8 @@ export class OvsNetworkDriver implements NetworkDriver {
 
   // ---- networks: DHCP namespace and host gateway ----
 
-  ensureNetwork(spec: NetworkSpec): Promise<void> {
+  async ensureNetwork(spec: NetworkSpec): Promise<void> {
+    checkNetworkSpec(spec);
     return this.locks.with(`network:${spec.networkId}`, () =>
       Reverter.run(async (revert) => {
         const dir = this.networkDir(spec.networkId);
@@ -167,7 +175,8 @@ export class OvsNetworkDriver implements NetworkDriver {
     await this.unplug(hostGatewayBridgeEnd(networkId));
   }
 
-  deleteNetwork(networkId: string): Promise<void> {
+  async deleteNetwork(networkId: string): Promise<void> {
+    checkId('networkId', networkId);
     return this.locks.with(`network:${networkId}`, async () => {
       await this.removeDhcp(networkId);
       await this.removeHostGateway(networkId);
@@ -177,9 +186,10 @@ export class OvsNetworkDriver implements NetworkDriver {
 
   // ---- server ports ----
 
-  ensurePort(spec: PortSpec): Promise<PluggedPort> {
+  async ensurePort(spec: PortSpec): Promise<PluggedPort> {
+    checkPortSpec(spec);
     const tap = tapName(spec.portId);
-    return this.locks.with(`port:${spec.portId}`, () =>
+    return this.locks.with(`port:${tap}`, () =>
       Reverter.run(async (revert) => {
         const fresh = !(await linkExists(tap));
         if (fresh) revert.add(() => deleteLink(tap));
@@ -206,13 +216,17 @@ export class OvsNetworkDriver implements NetworkDriver {
     );
   }
 
-  deletePort(portId: string): Promise<void> {
-    return this.locks.with(`port:${portId}`, () => this.unplug(tapName(portId)));
+  /** Takes a port id or the 11-character prefix `list()` reports for a tap. */
+  async deletePort(portId: string): Promise<void> {
+    checkIdOrPrefix('portId', portId);
+    const tap = tapName(portId);
+    return this.locks.with(`port:${tap}`, () => this.unplug(tap));
   }
 
   // ---- routers ----
 
-  ensureRouter(spec: RouterSpec): Promise<void> {
+  async ensureRouter(spec: RouterSpec): Promise<void> {
+    checkRouterSpec(spec);
     return this.locks.with(`router:${spec.routerId}`, () =>
       Reverter.run(async (revert) => {
         const dir = this.routerDir(spec.routerId);
@@ -287,7 +301,8 @@ export class OvsNetworkDriver implements NetworkDriver {
     );
   }
 
-  deleteRouter(routerId: string): Promise<void> {
+  async deleteRouter(routerId: string): Promise<void> {
+    checkId('routerId', routerId);
     return this.locks.with(`router:${routerId}`, async () => {
       for (const port of await this.bridge.ports()) {
         if (port.externalIds['stratus-router-id'] === routerId) await this.unplug(port.name);

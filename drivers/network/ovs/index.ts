@@ -1,2 +1,3 @@
 export type { OvsNetworkConfig } from './driver';
 export { OvsNetworkDriver } from './driver';
+export { InvalidNetworkSpecError } from './validate';
