@@ -15,9 +15,9 @@ export class InvalidNetworkSpecError extends DriverError {
   }
 }
 
-const fail = (field: string, reason: string): never => {
+function fail(field: string, reason: string): never {
   throw new InvalidNetworkSpecError(field, reason);
-};
+}
 
 /** Ids name host objects (`tap<id[:11]>`, `qdhcp-<id>`): lowercase hex and dashes. */
 export function checkId(field: string, id: unknown): void {
@@ -49,7 +49,7 @@ function checkIp(field: string, ip: unknown, version?: 4 | 6): void {
 
 /** An address or address/prefix. */
 function checkCidr(field: string, cidr: unknown): void {
-  if (typeof cidr !== 'string') return fail(field, `must be a CIDR, got ${JSON.stringify(cidr)}`);
+  if (typeof cidr !== 'string') fail(field, `must be a CIDR, got ${JSON.stringify(cidr)}`);
   const [address, prefix, ...rest] = cidr.split('/');
   const v = isIP(address);
   const max = v === 6 ? 128 : 32;
@@ -82,7 +82,9 @@ export function checkNetworkSpec(spec: NetworkSpec): void {
     checkCidr(`subnets[${i}].cidr`, s.cidr);
     if (!s.cidr.includes('/')) fail(`subnets[${i}].cidr`, 'needs a prefix length');
     if (s.gatewayIp !== null) checkIp(`subnets[${i}].gatewayIp`, s.gatewayIp, s.ipVersion);
-    s.dnsNameservers.forEach((d, j) => checkIp(`subnets[${i}].dnsNameservers[${j}]`, d));
+    s.dnsNameservers.forEach((d, j) => {
+      checkIp(`subnets[${i}].dnsNameservers[${j}]`, d);
+    });
     s.hostRoutes.forEach((r, j) => {
       checkCidr(`subnets[${i}].hostRoutes[${j}].destination`, r.destination);
       checkIp(`subnets[${i}].hostRoutes[${j}].nexthop`, r.nexthop);
@@ -91,12 +93,16 @@ export function checkNetworkSpec(spec: NetworkSpec): void {
   if (spec.dhcpPort) {
     checkId('dhcpPort.portId', spec.dhcpPort.portId);
     checkMac('dhcpPort.mac', spec.dhcpPort.mac);
-    spec.dhcpPort.fixedIps.forEach((f, i) => checkFixedIp(`dhcpPort.fixedIps[${i}]`, f));
+    spec.dhcpPort.fixedIps.forEach((f, i) => {
+      checkFixedIp(`dhcpPort.fixedIps[${i}]`, f);
+    });
   }
   spec.hosts.forEach((h, i) => {
     checkId(`hosts[${i}].portId`, h.portId);
     checkMac(`hosts[${i}].mac`, h.mac);
-    h.fixedIps.forEach((f, j) => checkFixedIp(`hosts[${i}].fixedIps[${j}]`, f));
+    h.fixedIps.forEach((f, j) => {
+      checkFixedIp(`hosts[${i}].fixedIps[${j}]`, f);
+    });
   });
   if (spec.hostGateway) {
     checkIp('hostGateway.ip', spec.hostGateway.ip);
@@ -120,7 +126,9 @@ function checkRule(field: string, r: FirewallRule): void {
     r.portRangeMin > r.portRangeMax
   )
     fail(`${field}.portRangeMin`, 'must not exceed portRangeMax');
-  r.remoteIps?.forEach((c, i) => checkCidr(`${field}.remoteIps[${i}]`, c));
+  r.remoteIps?.forEach((c, i) => {
+    checkCidr(`${field}.remoteIps[${i}]`, c);
+  });
 }
 
 export function checkPortSpec(spec: PortSpec): void {
@@ -128,8 +136,12 @@ export function checkPortSpec(spec: PortSpec): void {
   checkId('networkId', spec.networkId);
   checkSegment(spec);
   checkMac('mac', spec.mac);
-  spec.fixedIps.forEach((f, i) => checkFixedIp(`fixedIps[${i}]`, f));
-  spec.rules.forEach((r, i) => checkRule(`rules[${i}]`, r));
+  spec.fixedIps.forEach((f, i) => {
+    checkFixedIp(`fixedIps[${i}]`, f);
+  });
+  spec.rules.forEach((r, i) => {
+    checkRule(`rules[${i}]`, r);
+  });
   spec.allowedAddressPairs.forEach((p, i) => {
     checkCidr(`allowedAddressPairs[${i}].ipAddress`, p.ipAddress);
     if (p.mac !== null) checkMac(`allowedAddressPairs[${i}].mac`, p.mac);
