@@ -182,7 +182,7 @@ describe.skipIf(skipReason !== null)(title, () => {
       // The guest's own udhcpc gives up after 10 s; on a loaded host TCG guests are slower.
       'n=0',
       'until ip -4 addr show dev eth0 | grep -q inet || [ $n -gt 90 ]; do',
-      '  n=$((n+1)); [ $((n % 15)) -eq 0 ] && udhcpc -i eth0 -q -n -t 5 -T 2 -s /etc/udhcpc.script >/dev/null 2>&1',
+      '  n=$((n+1)); [ $((n % 15)) -eq 0 ] && echo dhcp retry && udhcpc -i eth0 -q -n -t 5 -T 2 -s /etc/udhcpc.script >/dev/null 2>&1',
       '  sleep 1',
       'done',
       ...extra,

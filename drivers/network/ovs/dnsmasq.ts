@@ -18,6 +18,8 @@ export interface DnsmasqFiles {
   leases: string;
   pid: string;
   cmdline: string;
+  /** dnsmasq's log: one line per DHCP message, for an operator asking why a guest got nothing. */
+  log: string;
 }
 
 export function dnsmasqFiles(dir: string): DnsmasqFiles {
@@ -28,6 +30,7 @@ export function dnsmasqFiles(dir: string): DnsmasqFiles {
     leases: path.join(dir, 'leases'),
     pid: path.join(dir, 'pid'),
     cmdline: path.join(dir, 'cmdline'),
+    log: path.join(dir, 'log'),
   };
 }
 
@@ -53,6 +56,7 @@ export function dnsmasqArgs(spec: NetworkSpec, iface: string, files: DnsmasqFile
     '--group=root',
     `--dhcp-option-force=option:mtu,${spec.mtu}`,
     '--domain=openstacklocal',
+    `--log-facility=${files.log}`,
   ];
   for (const subnet of dhcpSubnets(spec)) {
     const [network, prefix] = subnet.cidr.split('/');
