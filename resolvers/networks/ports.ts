@@ -182,8 +182,14 @@ export async function createPort(ctx: ServiceContext, input: unknown): Promise<P
   });
 }
 
-/** What a port change touches on the data path: its network's DHCP hosts, itself, remote-group peers. */
+/**
+ * What a change of a bound port touches on the data path: its network's DHCP hosts, its tap,
+ * and the ports whose remote-group rules list it. An unbound port is on no host, serves no
+ * DHCP client and is no remote-group member, so changing it queues nothing: binding it does
+ * (bindServerPorts), and concurrent creates share no job row.
+ */
 export async function afterPortChange(tx: Tx, port: PortRow, groupIds: string[]): Promise<void> {
+  if (!port.bindingHost) return;
   await syncNetwork(tx, port.networkId);
   await syncPort(tx, port);
   await resyncGroupPorts(tx, groupIds);

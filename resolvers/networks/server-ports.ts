@@ -7,10 +7,10 @@ import { reserveQuota } from '../quotas';
 import type { ServiceContext } from '../runtime';
 import { canWriteProject, loadPorts, type PortRow } from './access';
 import { NetworkNotFoundError, PortNotFoundError } from './errors';
-import { insertPort } from './port-core';
+import { groupsOf, insertPort } from './port-core';
 import { afterPortChange, portGroups, removePort, usableNetwork } from './ports';
 import { portSpecs } from './specs';
-import { publishNetworkEvent, syncNetwork, syncPort } from './sync';
+import { publishNetworkEvent } from './sync';
 
 /**
  * What compute (createServer, the build and delete jobs, Server.addresses) uses from the
@@ -116,8 +116,12 @@ export async function bindServerPorts(
       .set({ bindingHost: host, status: 'BUILD' })
       .where(and(eq(ports.deviceId, serverId), like(ports.deviceOwner, 'compute:%')))
       .returning();
+    const groups = await groupsOf(
+      tx,
+      bound.map((p) => p.id),
+    );
     for (const port of bound) {
-      await syncPort(tx, port);
+      await afterPortChange(tx, port, groups.get(port.id) ?? []);
       await publishNetworkEvent(tx, 'PORT_UPDATED', 'Port', port);
     }
   });
@@ -159,9 +163,8 @@ export async function releaseServerPorts(tx: Tx, serverId: string): Promise<void
       .set({ deviceId: '', deviceOwner: '', deviceIndex: null, bindingHost: null, status: 'DOWN' })
       .where(eq(ports.id, port.id))
       .returning();
-    // The old host removes its tap: the job finds the port bound elsewhere (nowhere).
-    await syncPort(tx, port);
-    await syncNetwork(tx, port.networkId);
+    // The old host removes its tap (the job finds it bound nowhere); DHCP and peers follow.
+    await afterPortChange(tx, port, (await groupsOf(tx, [port.id])).get(port.id) ?? []);
     await publishNetworkEvent(tx, 'PORT_UPDATED', 'Port', kept);
   }
 }

@@ -118,7 +118,10 @@ export async function firewallRules(db: DbOrTx, groupIds: string[]): Promise<Fir
         .from(portSecurityGroups)
         .innerJoin(ports, eq(ports.id, portSecurityGroups.portId))
         .innerJoin(ipAllocations, eq(ipAllocations.portId, ports.id))
-        .where(inArray(portSecurityGroups.securityGroupId, remoteIds))
+        // Only ports plugged somewhere can send: bound ports are the members (binding resyncs).
+        .where(
+          and(inArray(portSecurityGroups.securityGroupId, remoteIds), isNotNull(ports.bindingHost)),
+        )
     : [];
   const addressesOf = (groupId: string, ethertype: string): string[] => {
     const v6 = ethertype === 'IPv6';

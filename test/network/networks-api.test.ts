@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bindServerPorts } from '../../resolvers/networks/server-ports';
 import { rawId } from '../support/compute';
 import { startTestStratus, type TestStratus } from '../support/harness';
 import { Seed, type SeededUser } from '../support/seed';
@@ -164,7 +166,14 @@ describe('ports and IPAM', () => {
     expect(port.fixedIps[0].subnet.id).toBe(subnetId);
     expect(port.fixedIps[0].ipAddress).toMatch(/^10\.20\.0\.\d+$/);
     expect(port.securityGroups.map((g: { name: string }) => g.name)).toEqual(['default']);
-    // The DHCP server learns the new host.
+    // Bound to a host, the DHCP server learns it (an unbound port is on no segment yet).
+    const serverId = randomUUID();
+    await made(s, member.token, 'updatePort', { id: port.id, name: 'p1' }, 'port');
+    await s.stratus.runtime.pool.query(
+      "update ports set device_id = $1, device_owner = 'compute:nova' where id = $2",
+      [serverId, rawId(port.id)],
+    );
+    await bindServerPorts(s.stratus.runtime.db, serverId, s.config.compute.hostname);
     await eventually(() => {
       const hosts = fakeDriver(s).networks.get(rawId(netId))?.hosts ?? [];
       expect(hosts.map((h) => h.mac)).toContain(port.macAddress);

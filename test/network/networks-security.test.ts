@@ -188,14 +188,13 @@ describe('security groups', () => {
     await bindServerPorts(s.stratus.runtime.db, serverA, host);
     await bindServerPorts(s.stratus.runtime.db, serverB, host);
     const driver = fakeDriver(s);
+    // The default group's ingress-from-self rule names both members (a and b), once both are bound.
     const specA = await eventually(() => {
       const spec = driver.ports.get(rawId(a.port.id));
-      expect(spec).toBeDefined();
+      const fromSelf = spec?.rules.find((r) => r.direction === 'ingress' && r.ethertype === 'IPv4');
+      expect(fromSelf?.remoteIps).toEqual(['10.60.0.10/32', '10.60.0.11/32']);
       return spec!;
     });
-    // The default group's ingress-from-self rule names both members (a and b).
-    const fromSelf = specA.rules.find((r) => r.direction === 'ingress' && r.ethertype === 'IPv4');
-    expect(fromSelf?.remoteIps).toEqual(['10.60.0.10/32', '10.60.0.11/32']);
     expect(specA).toMatchObject({
       mac: a.port.macAddress,
       portSecurityEnabled: true,
@@ -232,11 +231,16 @@ describe('security groups', () => {
       ).toBe(true);
     });
     // A third member joining changes a's remote-group addresses.
+    const serverC = randomUUID();
     const c = await createPort(s, member.token, {
       networkId: net.id,
+      deviceOwner: 'compute:nova',
+      deviceId: serverC,
       fixedIps: [{ ipAddress: '10.60.0.12' }],
     });
     expect(c.__typename).toBe('CreatePortSuccess');
+    // It counts once bound: an unbound port is on no host, no member anyone filters for.
+    await bindServerPorts(s.stratus.runtime.db, serverC, host);
     await eventually(() => {
       const rules = driver.ports.get(rawId(a.port.id))?.rules ?? [];
       const self = rules.find(
