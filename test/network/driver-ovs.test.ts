@@ -232,6 +232,10 @@ describe.skipIf(skipReason !== null)(title, () => {
     await driver.ensureNetwork(ext);
     const hostGw = `qhg${ext.networkId.slice(0, 11)}`;
     expect(sh('ip', ['-br', 'addr', 'show', 'dev', hostGw])).toContain('172.31.91.1/24');
+    // The host never routes what comes from that segment on to its uplinks.
+    expect((await fs.readFile(`/proc/sys/net/ipv4/conf/${hostGw}/forwarding`, 'utf8')).trim()).toBe(
+      '0',
+    );
     const r = track<RouterSpec>({
       routerId: randomUUID(),
       adminStateUp: true,

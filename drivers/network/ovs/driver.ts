@@ -169,6 +169,10 @@ export class OvsNetworkDriver implements NetworkDriver {
       { 'stratus-kind': 'host-gateway', 'stratus-network-id': spec.networkId },
     );
     await syncAddresses(null, inner, [`${gw.ip}/${gw.prefixLength}`]);
+    // The host is the external network's end, not a way out: even where the host forwards
+    // (ip_forward=1), nothing arriving from this segment is routed on to the host's uplinks.
+    await fs.writeFile(`/proc/sys/net/ipv4/conf/${inner}/forwarding`, '0');
+    await fs.writeFile(`/proc/sys/net/ipv6/conf/${inner}/forwarding`, '0').catch(() => {});
   }
 
   private async removeHostGateway(networkId: string): Promise<void> {
