@@ -16,6 +16,7 @@ export const REQUIRED_TOOLS: [binary: string, args: string[]][] = [
   ['ip', ['-V']],
   ['dnsmasq', ['--version']],
   ['iptables-restore', ['--version']],
+  ['sysctl', ['--version']],
 ];
 
 /** Names of the tools that do not run here. */
