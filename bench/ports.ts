@@ -22,6 +22,7 @@ import {
   cpuSnapshot,
   freshDatabase,
   ms,
+  pgClient,
   pool,
   postGraphQLOk,
   postmasterPid,
@@ -56,6 +57,12 @@ interface Phase {
 runMain(async () => {
   const db = await startDatabase();
   const url = await freshDatabase(db, 'bench_ports');
+  // A what-if: commits that do not wait for the WAL flush (the event lock is held through it).
+  if (process.env.PORTS_ASYNC_COMMIT === '1') {
+    const client = await pgClient(url);
+    await client.query('alter database bench_ports set synchronous_commit = off');
+    await client.end();
+  }
   const base = loadConfig({});
   const s = await startChildStratus(url, {
     workerConcurrency: 4,
