@@ -1,19 +1,14 @@
 import { type ConfigRule, checkConfig, nonEmptyString } from '../config-rules';
-import { DriverUnavailableError, UnknownDriverError } from '../errors';
+import { UnknownDriverError } from '../errors';
 import { FakeNetworkDriver } from './fake';
+import { type OvsNetworkConfig, OvsNetworkDriver } from './ovs/index';
 import type { NetworkDriver } from './types';
 
 export type { FakeNetworkCall, FakeNetworkMethod } from './fake';
 export { FakeNetworkDriver, tapName } from './fake';
+export type { OvsNetworkConfig } from './ovs/index';
+export { OvsNetworkDriver } from './ovs/index';
 export type * from './types';
-
-/** Configuration of the ovs driver (drivers/network/ovs). */
-export interface OvsNetworkConfig {
-  /** The integration bridge (default br-int). */
-  bridge?: string;
-  /** Where the driver keeps its files (dnsmasq host files, pid files). */
-  stateDir: string;
-}
 
 /** Implementations of the `network` kind by configuration name. */
 export const NETWORK_DRIVER_NAMES = ['ovs', 'fake'] as const;
@@ -43,24 +38,9 @@ export async function loadNetworkDriver(name: string, config: unknown): Promise<
   const driver =
     name === 'fake'
       ? new FakeNetworkDriver()
-      : await constructOvs(checked as unknown as OvsNetworkConfig);
+      : new OvsNetworkDriver(checked as unknown as OvsNetworkConfig);
   await driver.probe();
   return driver;
-}
-
-/** The ovs driver is imported lazily: it pulls in host tooling a fake setup never needs. */
-async function constructOvs(config: OvsNetworkConfig): Promise<NetworkDriver> {
-  const path = './ovs/index';
-  let module: { OvsNetworkDriver?: new (config: OvsNetworkConfig) => NetworkDriver };
-  try {
-    module = await import(path);
-  } catch (error) {
-    throw new DriverUnavailableError('ovs', `its module failed to load: ${String(error)}`, {
-      cause: error,
-    });
-  }
-  if (!module.OvsNetworkDriver) throw new DriverUnavailableError('ovs', 'not built yet');
-  return new module.OvsNetworkDriver(config);
 }
 
 function isDriverName(name: string): name is NetworkDriverName {
