@@ -56,6 +56,9 @@ describe.skipIf(skipReason !== null)(title, () => {
     const ids = [...networks.map((n) => n.networkId), ...routers.map((r) => r.routerId)];
     expect(namespaces().filter((ns) => ids.some((id) => ns.endsWith(id)))).toEqual([]);
     expect(ports.filter((p) => linkExists(tap(p)))).toEqual([]);
+    const short = (id: string) => id.slice(0, 11);
+    const links = networks.flatMap((n) => [`qhg${short(n.networkId)}`, `qdh${short(n.networkId)}`]);
+    expect(links.filter(linkExists)).toEqual([]);
     expect(processesMentioning(stateDir)).toEqual([]);
   }, 60_000);
 
@@ -344,6 +347,24 @@ describe.skipIf(skipReason !== null)(title, () => {
     expect(namespaces()).not.toContain(`qdhcp-${net.networkId}`);
     expect(linkExists(`qdh${net.networkId.slice(0, 11)}`)).toBe(false);
     expect((await driver.list()).networks).not.toContain(net.networkId);
+  });
+
+  it('a failure after dnsmasq started (the host gateway step) stops it and removes the rest', async () => {
+    const net = networkSpec('10.91.9', 921, [], {
+      hostGateway: { ip: '10.91.9.254', prefixLength: 24 },
+    });
+    // Something else holds the name of the host gateway's bridge end: the step fails.
+    const squatter = `qhb${net.networkId.slice(0, 11)}`;
+    sh('ip', ['tuntap', 'add', 'dev', squatter, 'mode', 'tap']);
+    try {
+      await expect(driver.ensureNetwork(net)).rejects.toThrow();
+      expect(namespaces()).not.toContain(`qdhcp-${net.networkId}`);
+      expect(linkExists(`qdh${net.networkId.slice(0, 11)}`)).toBe(false);
+      expect(processesMentioning(path.join(stateDir, 'networks', net.networkId))).toEqual([]);
+      expect((await driver.list()).networks).not.toContain(net.networkId);
+    } finally {
+      sh('ip', ['link', 'del', squatter]);
+    }
   });
 
   it('probe names what is missing when a tool is absent', async () => {

@@ -13,7 +13,7 @@ import type {
 } from '../types';
 import { KeyedLock } from './batcher';
 import { ensureOvsRunning, missingTools } from './daemons';
-import { dnsmasqFiles, stopDnsmasq, syncDnsmasq } from './dnsmasq';
+import { dnsmasqFiles, runningPid, stopDnsmasq, syncDnsmasq } from './dnsmasq';
 import { baseFlows, DEAD_VLAN, serverPortFlows, unfilteredPortFlows } from './flows';
 import {
   deleteLink,
@@ -145,7 +145,10 @@ export class OvsNetworkDriver implements NetworkDriver {
       dhcpPort.fixedIps.map((f) => `${f.ip}/${f.prefixLength}`),
     );
     const files = dnsmasqFiles(path.join(this.networkDir(spec.networkId), 'dhcp'));
+    const wasRunning = (await runningPid(files)) !== null;
     await syncDnsmasq(spec, ns, inner, files);
+    // A later step (the host gateway) may still fail: a dnsmasq started now goes with it.
+    if (!wasRunning) revert.add(() => stopDnsmasq(files));
   }
 
   private async removeDhcp(networkId: string): Promise<void> {

@@ -106,7 +106,8 @@ export function checkNetworkSpec(spec: NetworkSpec): void {
   });
   if (spec.hostGateway) {
     checkIp('hostGateway.ip', spec.hostGateway.ip);
-    checkInt('hostGateway.prefixLength', spec.hostGateway.prefixLength, 0, 128);
+    const max = spec.hostGateway.ip.includes(':') ? 128 : 32;
+    checkInt('hostGateway.prefixLength', spec.hostGateway.prefixLength, 0, max);
   }
 }
 
