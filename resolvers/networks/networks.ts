@@ -1,4 +1,4 @@
-import { and, eq, ilike, ne, or, sql } from 'drizzle-orm';
+import { and, eq, ilike, isNotNull, ne, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Tx } from '../../db/connection';
 import { networks, ports, subnets } from '../../db/tables';
@@ -8,10 +8,10 @@ import { isAdmin, scopedProjectId } from '../identity/auth-context';
 import { containsPattern, type ListResult, type Page, selectPage } from '../pagination';
 import { releaseQuota, reserveQuota } from '../quotas';
 import { inTransaction, type ServiceContext } from '../runtime';
-import { isUuid, parseInput } from '../validation';
+import { foreignKeyViolation, isUuid, parseInput } from '../validation';
 import { listScope, loadNetworks, type NetworkRow, type ProjectFilter, writable } from './access';
 import { NetworkInUseError } from './errors';
-import { publishNetworkEvent, syncNetwork } from './sync';
+import { publishNetworkEvent, syncNetwork, syncPort } from './sync';
 
 /** Neutron names are free text (empty allowed), at most 255 characters. */
 export const neutronName = z.string().max(255, 'must be at most 255 characters');
@@ -117,10 +117,7 @@ export async function createNetwork(ctx: ServiceContext, input: unknown): Promis
       })
       .returning()
       .catch((error: unknown) => {
-        if (
-          (error as { code?: string }).code === '23503' ||
-          (error as { cause?: { code?: string } }).cause?.code === '23503'
-        ) {
+        if (foreignKeyViolation(error) !== null) {
           throw new InvalidInputError('input.projectId', `No project with id "${projectId}"`);
         }
         throw error;
@@ -162,6 +159,14 @@ export async function updateNetwork(ctx: ServiceContext, input: unknown): Promis
       .returning();
     if (!row) throw new NotFoundError('network', data.id);
     await syncNetwork(tx, row.id);
+    // Plugged ports carry the network's admin state and MTU.
+    if (row.adminStateUp !== current.adminStateUp || row.mtu !== current.mtu) {
+      const bound = await tx
+        .select({ id: ports.id, bindingHost: ports.bindingHost })
+        .from(ports)
+        .where(and(eq(ports.networkId, row.id), isNotNull(ports.bindingHost)));
+      for (const port of bound) await syncPort(tx, port);
+    }
     await publishNetworkEvent(tx, 'NETWORK_UPDATED', 'Network', row);
     return row;
   });
