@@ -28,6 +28,19 @@ beforeAll(async () => {
 afterAll(() => s?.stop());
 
 describe('networks and subnets', () => {
+  it('reports the network driver in the catalog', async () => {
+    const data = await s.ok(
+      '{ catalog { drivers { kind implementation healthy } } }',
+      {},
+      member.token,
+    );
+    expect(data.catalog.drivers).toContainEqual({
+      kind: 'network',
+      implementation: 'fake',
+      healthy: true,
+    });
+  });
+
   it('creates a network with a VLAN segment, a subnet with default gateway and pools, and a DHCP port', async () => {
     const net = await createNetwork(s, member.token, { name: 'blue' });
     expect(net).toMatchObject({
