@@ -140,6 +140,7 @@ export function rebootServer(ctx: ServiceContext, id: string, hard: boolean) {
 /** Replaces the root disk with a fresh one from `imageId` (checked against the server's flavor). */
 export async function rebuildServer(ctx: ServiceContext, id: string, imageId: string) {
   const current = await lockFreeRead(ctx, id);
+  refuseVolumeBacked(current, 'rebuildServer');
   const boot = await bootableImage(ctx, imageId, current.flavor, 'input.imageId');
   return startAction(ctx, id, 'rebuild', {
     input: {
@@ -205,6 +206,7 @@ export async function createServerImage(
   let imageId = '';
   const started = await startAction(ctx, id, 'createImage', {
     prepare: async (tx, row) => {
+      refuseVolumeBacked(row, 'createServerImage');
       const [image] = await tx
         .insert(images)
         .values({
@@ -232,6 +234,18 @@ export async function createServerImage(
 
 /** Deletes a server (any state but a delete in progress); quota is released once it is gone. */
 export const deleteServer = (ctx: ServiceContext, id: string) => startAction(ctx, id, 'delete');
+
+/**
+ * A volume-backed server (booted from a volume: no image of its own) keeps its root disk in
+ * the volume: snapshot or re-image the volume instead. Servers from images always have one.
+ */
+function refuseVolumeBacked(row: ServerRow, action: string): void {
+  if (row.imageId) return;
+  throw new InvalidInputError(
+    'input.id',
+    `Server ${row.id} is volume-backed (booted from a volume): ${action} is not supported; snapshot the volume instead`,
+  );
+}
 
 /** Reads a server for validation before the locked transaction (which checks state again). */
 async function lockFreeRead(ctx: ServiceContext, id: string): Promise<ServerRow> {

@@ -13,6 +13,7 @@ import { containsPattern, type ListResult, type Page, selectPage } from '../pagi
 import { reserveQuota } from '../quotas';
 import { inTransaction, type ServiceContext } from '../runtime';
 import { isUuid, nameSchema, parseInput } from '../validation';
+import { blockDeviceMappingSchema, planBootVolume, startBootVolume } from './boot-volume';
 import { type FlavorRow, loadFlavors } from './flavors';
 import { recordAction } from './instance-actions';
 import { BUILD_JOB } from './jobs';
@@ -125,7 +126,8 @@ export const tagsSchema = z
 
 const createInput = z.object({
   name: nameSchema,
-  imageId: z.string(),
+  // Optional with a boot volume (Nova's image "" for a volume-backed server).
+  imageId: z.string().nullish(),
   flavorId: z.string(),
   keypairId: z.string().nullish(),
   userData: z
@@ -150,6 +152,7 @@ const createInput = z.object({
     )
     .max(16, 'at most 16 NICs')
     .nullish(),
+  blockDeviceMappings: z.array(blockDeviceMappingSchema).nullish(),
 });
 
 export interface CreatedServers {
@@ -256,12 +259,19 @@ export async function createServers(ctx: ServiceContext, input: unknown): Promis
   if (!flavor) {
     throw new InvalidInputError('input.flavorId', `No flavor with id "${data.flavorId}"`);
   }
-  const { image, kernel, ramdisk } = await bootableImage(
-    ctx,
-    data.imageId,
+  const count = data.count ?? 1;
+  const bootVolume = await planBootVolume(ctx, data.blockDeviceMappings ?? [], {
+    projectId,
+    imageId: data.imageId ?? null,
+    count,
     flavor,
-    'input.imageId',
-  );
+  });
+  if (!bootVolume && !data.imageId) {
+    throw new InvalidInputError('input.imageId', 'input.imageId is required without a boot volume');
+  }
+  // A volume-backed server has no image of its own (Server.image is null, as Nova's "").
+  const { image, kernel, ramdisk } =
+    bootVolume ?? (await bootableImage(ctx, data.imageId!, flavor, 'input.imageId'));
   let keypair = null;
   if (data.keypairId) {
     [keypair] = await loadKeypairs(ctx, [data.keypairId]);
@@ -278,7 +288,6 @@ export async function createServers(ctx: ServiceContext, input: unknown): Promis
       );
     }
   }
-  const count = data.count ?? 1;
   const nics = data.networks ?? [];
   if (count > 1 && nics.some((n) => 'portId' in n || n.fixedIp)) {
     throw new InvalidInputError(
@@ -303,7 +312,7 @@ export async function createServers(ctx: ServiceContext, input: unknown): Promis
           name: count > 1 ? `${data.name}-${i + 1}` : data.name,
           vmState: 'building',
           taskState: 'scheduling',
-          imageId: image.id,
+          imageId: bootVolume ? null : image!.id,
           kernelImageId: kernel?.id ?? null,
           ramdiskImageId: ramdisk?.id ?? null,
           flavorId: flavor.id,
@@ -332,6 +341,7 @@ export async function createServers(ctx: ServiceContext, input: unknown): Promis
         action: 'create',
         requestId: ctx.requestId,
       });
+      const boot = bootVolume ? await startBootVolume(ctx, tx, bootVolume, projectId) : null;
       const operation = await startOperation(tx, {
         kind: BUILD_JOB,
         projectId,
@@ -339,7 +349,7 @@ export async function createServers(ctx: ServiceContext, input: unknown): Promis
         resourceType: 'Server',
         resourceId: row.id,
         stageNames: BUILD_STAGES,
-        input: { serverId: row.id, actionId: action.id },
+        input: { serverId: row.id, actionId: action.id, ...(boot ? { bootVolume: boot } : {}) },
       });
       await publishServerEvent(tx, 'SERVER_CREATED', row);
       created.servers.push(row);

@@ -33,11 +33,13 @@ import {
   NetworkNotFoundError,
   PortNotFoundError,
 } from '../../resolvers/networks/errors';
+import { VolumeStateError } from '../../resolvers/volumes/errors';
 import { builder, type GraphQLContext } from '../builder';
 import { Flavor } from '../compute';
 import { Image } from '../images';
 import { Operation } from '../operations';
 
+import { BlockDeviceMappingInput, blockDeviceRequests } from './block-devices';
 import { Server, ServerGroup, ServerGroupPolicy } from './types';
 
 /** Server mutations: createServer, one per action, update, lock, server groups. */
@@ -98,7 +100,10 @@ function nicRequests(
 const CreateServerInput = builder.inputType('CreateServerInput', {
   fields: (t) => ({
     name: t.string({ required: true, description: 'With count > 1: name-1, name-2, …' }),
-    imageId: t.globalID({ for: Image, required: true }),
+    imageId: t.globalID({
+      for: Image,
+      description: 'Required unless a block device mapping boots the server from a volume',
+    }),
     flavorId: t.globalID({ for: Flavor, required: true }),
     keypairId: t.globalID({ description: 'One of your keypairs' }),
     userData: t.string({ description: 'Given to the guest as is (fw_cfg), at most 64 KiB' }),
@@ -110,6 +115,10 @@ const CreateServerInput = builder.inputType('CreateServerInput', {
     networks: t.field({
       type: [ServerNetworkInput],
       description: 'NICs in order (eth0, eth1, …); none when omitted',
+    }),
+    blockDeviceMappings: t.field({
+      type: [BlockDeviceMappingInput],
+      description: 'Boot from volume: one mapping with bootIndex 0 (the root disk)',
     }),
   }),
 });
@@ -232,17 +241,19 @@ builder.mutationFields((t) => ({
         IpAddressInUseError,
         IpAddressGenerationFailureError,
         ConflictError,
+        VolumeStateError,
       ],
       dataField: { name: 'created' },
     },
     resolve: (_root, { input }, ctx) =>
       createServers(ctx, {
         ...Object.fromEntries(Object.entries(input).filter(([, v]) => v != null)),
-        imageId: input.imageId.id,
+        imageId: input.imageId?.id,
         flavorId: input.flavorId.id,
         keypairId: input.keypairId?.id,
         serverGroupId: input.serverGroupId?.id,
         networks: nicRequests(input.networks),
+        blockDeviceMappings: blockDeviceRequests(input.blockDeviceMappings),
       }),
   }),
   rebootServer: t.field({

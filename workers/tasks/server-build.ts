@@ -15,6 +15,12 @@ import {
 import { finishOperation } from '../../resolvers/operations';
 import { releaseQuota } from '../../resolvers/quotas';
 import { releaseServerVolumes } from '../../resolvers/volumes/attachments';
+import {
+  awaitBootVolume,
+  BuildDeferredError,
+  bootVolumeDisk,
+  bootVolumeOf,
+} from './server-boot-volume';
 import { heldFlavor, JobError, type JobKit, SupersededError } from './server-job-kit';
 
 /** The build and delete jobs of servers. */
@@ -54,6 +60,7 @@ export function buildJobs(kit: JobKit) {
         let current = server;
         let files: Awaited<ReturnType<typeof fetchBootFiles>> | null = null;
         let spec: InstanceSpec | null = null;
+        const bootVolume = bootVolumeOf(input);
         // One step per BUILD_STAGES entry: scheduling, fetching-image, creating-disk, spawning.
         const steps = [
           async () => {
@@ -95,6 +102,8 @@ export function buildJobs(kit: JobKit) {
             );
           },
           async () => {
+            // Volume-backed: only the kernel and ramdisk are fetched, once the volume is made.
+            if (bootVolume) await awaitBootVolume(rt, op, agent.hostname, bootVolume);
             files = await inActionEvent(db, input.actionId, 'fetch_image', () =>
               fetchBootFiles(current),
             );
@@ -104,13 +113,16 @@ export function buildJobs(kit: JobKit) {
             // overlay over the cached base image as its first step).
             const { image, paths } = files!;
             const nics = await plugPorts(current.id);
+            const volumeDisk = bootVolume
+              ? await bootVolumeDisk(rt, current, bootVolume, paths)
+              : null;
             spec = {
               instanceId: current.id,
               name: current.name,
               vcpus: current.flavor.vcpus,
               memoryMib: current.flavor.ramMib,
-              rootDisk: rootDisk(image, paths, current.flavor),
-              kernel: kernel(image, current, paths),
+              rootDisk: volumeDisk?.rootDisk ?? rootDisk(image, paths, current.flavor),
+              kernel: volumeDisk ? volumeDisk.kernel : kernel(image, current, paths),
               userData: current.userData ?? undefined,
               metadata: guestMetadata(current),
               ...(nics.length > 0 ? { nics } : {}),
@@ -149,6 +161,7 @@ export function buildJobs(kit: JobKit) {
         await db.transaction((tx) => finishAction(tx, input.actionId, null));
         await finishOperation(db, op.id, { result: { serverId: server.id } });
       } catch (error) {
+        if (error instanceof BuildDeferredError) return;
         const message = error instanceof Error ? error.message : String(error);
         await fail(
           op,

@@ -1,0 +1,190 @@
+import { z } from 'zod';
+import type { Tx } from '../../db/connection';
+import { InvalidInputError } from '../errors';
+import type { ImageRow } from '../images/access';
+import { loadImages } from '../images/images';
+import type { ServiceContext } from '../runtime';
+import { VolumeStateError } from '../volumes/errors';
+import {
+  loadVolumes,
+  lockVolume,
+  planImageVolume,
+  requireVolumes,
+  startVolumeCreate,
+  type VolumePlan,
+  type VolumeRow,
+} from '../volumes/volumes';
+import type { FlavorRow } from './flavors';
+import { bootableImage } from './servers';
+
+/**
+ * Boot from volume (Nova's block_device_mapping_v2, as far as Stratus goes): one mapping with
+ * boot index 0 to a volume, made from an image (a new volume per server) or an existing
+ * bootable volume. Checked outside createServer's transaction (`planBootVolume`), started in
+ * it (`startBootVolume`); the build job waits for the volume and claims it as the root disk.
+ */
+
+export const blockDeviceMappingSchema = z.object({
+  bootIndex: z.number().int().nullish(),
+  sourceType: z.enum(['image', 'volume', 'snapshot', 'blank']),
+  destinationType: z.enum(['volume', 'local']).nullish(),
+  uuid: z.string().nullish(),
+  volumeSize: z.number().int().nullish(),
+  volumeTypeId: z.string().nullish(),
+  deleteOnTermination: z.boolean().nullish(),
+});
+export type BlockDeviceMapping = z.infer<typeof blockDeviceMappingSchema>;
+
+/** What the build job reads from its operation's input (`bootVolume`). */
+export interface BootVolumeJobInput {
+  volumeId: string;
+  deleteOnTermination: boolean;
+  /** The image the volume holds (its kernel command line), null when unknown. */
+  imageId: string | null;
+}
+
+/** A checked boot volume request. */
+export interface BootVolumePlan {
+  deleteOnTermination: boolean;
+  /** The image the volume holds or will hold (kernel_id/ramdisk_id/os_command_line), if known. */
+  image: ImageRow | null;
+  kernel: ImageRow | null;
+  ramdisk: ImageRow | null;
+  source: { kind: 'image'; plan: VolumePlan } | { kind: 'volume'; volume: VolumeRow };
+}
+
+const notYet = (field: string, what: string) =>
+  new InvalidInputError(field, `${field}: ${what} is not supported yet`);
+
+/** planVolume names its fields after createVolume's input; a mapping calls them otherwise. */
+function renamed(error: unknown, prefix: string): unknown {
+  if (!(error instanceof InvalidInputError) || !error.field.startsWith(`${prefix}.`)) return error;
+  const names: Record<string, string> = { imageId: 'uuid', sizeGib: 'volumeSize' };
+  const name = error.field.slice(prefix.length + 1);
+  const to = names[name];
+  if (!to) return error;
+  return new InvalidInputError(
+    `${prefix}.${to}`,
+    error.message.replaceAll(`${prefix}.${name}`, `${prefix}.${to}`),
+  );
+}
+
+/**
+ * Checks the mappings (outside any transaction). Null when there are none. `imageId` is the
+ * server's own image, if given: with an image source it must be the same image.
+ */
+export async function planBootVolume(
+  ctx: ServiceContext,
+  mappings: BlockDeviceMapping[],
+  server: { projectId: string; imageId: string | null; count: number; flavor: FlavorRow },
+): Promise<BootVolumePlan | null> {
+  if (mappings.length === 0) return null;
+  if (mappings.length > 1) {
+    throw notYet('input.blockDeviceMappings.1', 'more than one block device mapping');
+  }
+  const prefix = 'input.blockDeviceMappings.0';
+  const field = (name: string) => `${prefix}.${name}`;
+  const bdm = mappings[0];
+  if ((bdm.bootIndex ?? 0) !== 0) {
+    throw notYet(field('bootIndex'), 'a mapping that is not the boot disk (bootIndex 0)');
+  }
+  if ((bdm.destinationType ?? 'volume') !== 'volume') {
+    throw notYet(field('destinationType'), 'a local destination');
+  }
+  if (bdm.sourceType !== 'image' && bdm.sourceType !== 'volume') {
+    throw notYet(field('sourceType'), `source type ${bdm.sourceType.toUpperCase()}`);
+  }
+  if (!bdm.uuid) throw new InvalidInputError(field('uuid'), `${field('uuid')} is required`);
+  requireVolumes(ctx);
+  // The volume's size decides the root disk, not the flavor's (as Nova does for volume-backed).
+  const flavor = { ramMib: server.flavor.ramMib, rootDiskGib: 0 };
+  const deleteOnTermination = bdm.deleteOnTermination ?? false;
+  if (bdm.sourceType === 'image') {
+    if (server.imageId && server.imageId !== bdm.uuid) {
+      throw new InvalidInputError(
+        'input.imageId',
+        `input.imageId names another image than ${field('uuid')}; give one image, or only the mapping`,
+      );
+    }
+    const boot = await bootableImage(ctx, bdm.uuid, flavor, field('uuid'));
+    const plan = await planImageVolume(
+      ctx,
+      { imageId: boot.image.id, sizeGib: bdm.volumeSize, volumeTypeId: bdm.volumeTypeId },
+      prefix,
+    ).catch((error: unknown) => {
+      throw renamed(error, prefix);
+    });
+    return { ...boot, deleteOnTermination, source: { kind: 'image', plan } };
+  }
+  if (server.count > 1) {
+    throw new InvalidInputError(
+      'input.count',
+      'One volume can boot only one server: use count 1, or an IMAGE source (a volume each)',
+    );
+  }
+  if (server.imageId) {
+    throw new InvalidInputError(
+      'input.imageId',
+      'A server booted from an existing volume has no image: leave input.imageId out',
+    );
+  }
+  for (const name of ['volumeSize', 'volumeTypeId'] as const) {
+    if (bdm[name] != null) {
+      throw new InvalidInputError(
+        field(name),
+        `${field(name)} is for an IMAGE source only; the volume keeps its own`,
+      );
+    }
+  }
+  const [volume] = await loadVolumes(ctx, [bdm.uuid]);
+  // Another project's volume is not found, for admins too (a server uses its own project's).
+  if (!volume || volume.projectId !== server.projectId) {
+    throw new InvalidInputError(field('uuid'), `${field('uuid')}: no volume with id "${bdm.uuid}"`);
+  }
+  checkBootable(volume, field('uuid'));
+  // The kernel and ramdisk of the image the volume was made from (an ami's companions).
+  const [image] = volume.sourceImageId ? await loadImages(ctx, [volume.sourceImageId]) : [null];
+  const boot =
+    image?.status === 'active'
+      ? await bootableImage(ctx, image.id, flavor, field('uuid'))
+      : { image: null, kernel: null, ramdisk: null };
+  return { ...boot, deleteOnTermination, source: { kind: 'volume', volume } };
+}
+
+function checkBootable(volume: VolumeRow, field: string): void {
+  if (volume.status !== 'available') {
+    throw new VolumeStateError('volume', volume.id, 'boot a server from', volume.status, [
+      'available',
+    ]);
+  }
+  if (!volume.bootable) {
+    throw new InvalidInputError(field, `Volume ${volume.id} is not bootable`);
+  }
+}
+
+/**
+ * In createServer's transaction, for one server: an image source makes its volume (quota,
+ * row in `creating`, create job); a volume source is checked again under its row lock.
+ * Returns what the build job needs.
+ */
+export async function startBootVolume(
+  ctx: ServiceContext,
+  tx: Tx,
+  plan: BootVolumePlan,
+  projectId: string,
+): Promise<BootVolumeJobInput> {
+  const base = { deleteOnTermination: plan.deleteOnTermination, imageId: plan.image?.id ?? null };
+  if (plan.source.kind === 'image') {
+    const { volume } = await startVolumeCreate(ctx, tx, plan.source.plan, projectId);
+    return { ...base, volumeId: volume.id };
+  }
+  const volume = await lockVolume(ctx, tx, plan.source.volume.id);
+  if (volume.projectId !== projectId) {
+    throw new InvalidInputError(
+      'input.blockDeviceMappings.0.uuid',
+      `input.blockDeviceMappings.0.uuid: no volume with id "${volume.id}"`,
+    );
+  }
+  checkBootable(volume, 'input.blockDeviceMappings.0.uuid');
+  return { ...base, volumeId: volume.id };
+}
