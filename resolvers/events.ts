@@ -19,7 +19,7 @@ export type NewEvent = Omit<StratusEvent, 'cursor' | 'createdAt'>;
 export const EVENTS_CHANNEL = 'stratus_events';
 /** NOTIFY payloads are capped at 8000 bytes; larger events are sent as their cursor alone. */
 const NOTIFY_LIMIT = 7900;
-const PUBLISH_LOCK = 7243002;
+export const PUBLISH_LOCK = 7243002;
 
 /**
  * Stores the event and notifies every Stratus process, inside the caller's transaction: the

@@ -6,7 +6,7 @@ import { authorize } from '../authorize';
 import { ForbiddenError, InvalidInputError, NotFoundError } from '../errors';
 import { isAdmin } from '../identity/auth-context';
 import { containsPattern, type ListResult, type Page, selectPage } from '../pagination';
-import { releaseQuota, reserveQuota } from '../quotas';
+import { releaseQuota } from '../quotas';
 import { inTransaction, type ServiceContext } from '../runtime';
 import { isUuid, parseInput } from '../validation';
 import {
@@ -23,6 +23,7 @@ import {
 import { PortOwnedError } from './errors';
 import { neutronName, targetProject } from './networks';
 import { allocateFixedIps, checkAddressPairs, groupsOf, insertPort } from './port-core';
+import { reserveOne } from './quota';
 import { ensureDefaultGroup, resyncGroupPorts } from './security-groups';
 import { publishNetworkEvent, syncNetwork, syncPort, syncRouter } from './sync';
 
@@ -176,7 +177,7 @@ export async function createPort(ctx: ServiceContext, input: unknown): Promise<P
     });
     await afterPortChange(tx, row, securityGroupIds);
     // Quota rows are locked last, so concurrent creates in one project wait the least.
-    await reserveQuota(tx, ctx.rt.config.quotaDefaults, projectId, { ports: 1 });
+    await reserveOne(tx, ctx.rt.config.quotaDefaults, projectId, 'ports', 1);
     await publishNetworkEvent(tx, 'PORT_CREATED', 'Port', row);
     return row;
   });

@@ -3,12 +3,12 @@ import type { Database, DbOrTx, Tx } from '../../db/connection';
 import { floatingIps, ipAllocations, networks, ports } from '../../db/tables';
 import type { PortSpec } from '../../drivers/network/types';
 import { ConflictError } from '../errors';
-import { reserveQuota } from '../quotas';
 import type { ServiceContext } from '../runtime';
 import { canWriteProject, loadPorts, type PortRow } from './access';
 import { NetworkNotFoundError, PortNotFoundError } from './errors';
 import { groupsOf, insertPort } from './port-core';
 import { afterPortChange, portGroups, removePort, usableNetwork } from './ports';
+import { reserveOne } from './quota';
 import { portSpecs } from './specs';
 import { publishNetworkEvent } from './sync';
 
@@ -84,7 +84,7 @@ export async function createServerPorts(
     newPorts++;
   }
   if (newPorts > 0) {
-    await reserveQuota(tx, ctx.rt.config.quotaDefaults, input.projectId, { ports: newPorts });
+    await reserveOne(tx, ctx.rt.config.quotaDefaults, input.projectId, 'ports', newPorts);
   }
   for (const port of created) await publishNetworkEvent(tx, 'PORT_UPDATED', 'Port', port);
   return created;

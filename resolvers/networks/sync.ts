@@ -1,7 +1,8 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/connection';
+import { events } from '../../db/tables';
 import { onHost } from '../compute/jobs';
-import { publishEvent } from '../events';
+import { EVENTS_CHANNEL, PUBLISH_LOCK } from '../events';
 
 /**
  * Jobs that make the data path match the database (the network driver's `ensure*`/`delete*`).
@@ -39,18 +40,37 @@ export async function syncPort(
   });
 }
 
-/** Publishes a change of a networks-domain object; subscribers reload what they may see. */
+/**
+ * Publishes a change of a networks-domain object (subscribers reload what they may see). The
+ * same protocol as `publishEvent` (resolvers/events.ts: its advisory lock, table, channel and
+ * JSON, the cursor alone when too large for NOTIFY) in ONE statement: the global publish lock
+ * is then held for this statement and COMMIT only, not for three round trips through a busy
+ * event loop; that lock is what bounds port creation across projects (docs/benchmarks.md).
+ */
 export async function publishNetworkEvent(
   db: DbOrTx,
   kind: string,
   resourceType: 'Network' | 'Subnet' | 'Port' | 'Router' | 'FloatingIp' | 'SecurityGroup',
   row: { id: string; projectId: string; status?: string },
 ): Promise<void> {
-  await publishEvent(db as Parameters<typeof publishEvent>[0], {
-    kind,
-    projectId: row.projectId,
-    resourceType,
-    resourceId: row.id,
-    payload: { id: row.id, status: row.status ?? null },
-  });
+  const payload = JSON.stringify({ id: row.id, status: row.status ?? null });
+  await db.execute(sql`
+    with locked as (select pg_advisory_xact_lock(${PUBLISH_LOCK})),
+    stored as (
+      insert into ${events} (kind, project_id, resource_type, resource_id, payload)
+      select ${kind}, ${row.projectId}, ${resourceType}, ${row.id}, ${payload}::jsonb from locked
+      returning *
+    ),
+    message as (
+      select id, json_build_object(
+        'cursor', id::text, 'kind', kind, 'projectId', project_id, 'resourceType', resource_type,
+        'resourceId', resource_id, 'payload', payload,
+        'createdAt', to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+      )::text as json from stored
+    )
+    select pg_notify(${EVENTS_CHANNEL}, case when octet_length(json) < ${NOTIFY_LIMIT} then json else id::text end)
+    from message`);
 }
+
+/** NOTIFY payloads are capped at 8000 bytes (as in resolvers/events.ts). */
+const NOTIFY_LIMIT = 7900;
