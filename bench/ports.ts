@@ -185,6 +185,7 @@ runMain(async () => {
         latencies.push(ms(t0, nowNs()));
         if (data.createPort.__typename !== 'CreatePortSuccess') {
           errors++;
+          if (errors <= 3) console.error(`${phase.name}: ${JSON.stringify(data.createPort)}`);
           return;
         }
         const ip = data.createPort.port.fixedIps[0].ipAddress as string;

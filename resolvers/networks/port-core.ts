@@ -9,7 +9,6 @@ import {
   subnets,
 } from '../../db/tables';
 import { ConflictError, InvalidInputError } from '../errors';
-import { uniqueViolation } from '../validation';
 import type { NetworkRow, PortRow, SubnetRow } from './access';
 import { IpAddressGenerationFailureError } from './errors';
 import { cidrContains, parseCidr, parseIp } from './ip';
@@ -43,6 +42,8 @@ export interface NewPort {
 }
 
 const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
+/** Neutron's mac_generation_retries. */
+const MAC_ATTEMPTS = 16;
 
 /** Neutron's base MAC fa:16:3e with three random octets. */
 export function generateMac(): string {
@@ -171,32 +172,42 @@ export async function allocateFixedIps(
 
 /** Inserts a port with its addresses and groups; the caller reserves quota and syncs. */
 export async function insertPort(tx: Tx, p: NewPort): Promise<PortRow> {
-  const mac = p.macAddress ? checkMac(`${p.field}.macAddress`, p.macAddress) : generateMac();
+  const given = p.macAddress ? checkMac(`${p.field}.macAddress`, p.macAddress) : null;
   const portSecurity = p.portSecurityEnabled ?? true;
-  const [row] = await tx
-    .insert(ports)
-    .values({
-      networkId: p.network.id,
-      projectId: p.projectId,
-      name: p.name ?? '',
-      macAddress: mac,
-      deviceOwner: p.deviceOwner ?? '',
-      deviceId: p.deviceId ?? '',
-      adminStateUp: p.adminStateUp ?? true,
-      portSecurityEnabled: portSecurity,
-      allowedAddressPairs: p.allowedAddressPairs ?? [],
-      createdForServer: p.createdForServer ?? false,
-      deviceIndex: p.deviceIndex ?? null,
-    })
-    .returning()
-    .catch((error: unknown) => {
-      if (uniqueViolation(error) === 'ports_network_mac_key') {
-        throw new ConflictError(
-          `MAC address ${mac} is in use on network ${p.network.id} (${p.field}.macAddress)`,
-        );
-      }
-      throw error;
-    });
+  let row: PortRow | undefined;
+  // A generated MAC may already be on the network (24 random bits: likely among thousands of
+  // ports): another one is drawn, as Neutron's mac_generation_retries does. ON CONFLICT keeps
+  // the transaction usable; a given MAC that is taken is an error.
+  for (let attempt = 0; !row && attempt < MAC_ATTEMPTS; attempt++) {
+    const mac = given ?? generateMac();
+    [row] = await tx
+      .insert(ports)
+      .values({
+        networkId: p.network.id,
+        projectId: p.projectId,
+        name: p.name ?? '',
+        macAddress: mac,
+        deviceOwner: p.deviceOwner ?? '',
+        deviceId: p.deviceId ?? '',
+        adminStateUp: p.adminStateUp ?? true,
+        portSecurityEnabled: portSecurity,
+        allowedAddressPairs: p.allowedAddressPairs ?? [],
+        createdForServer: p.createdForServer ?? false,
+        deviceIndex: p.deviceIndex ?? null,
+      })
+      .onConflictDoNothing({ target: [ports.networkId, ports.macAddress] })
+      .returning();
+    if (!row && given) {
+      throw new ConflictError(
+        `MAC address ${given} is in use on network ${p.network.id} (${p.field}.macAddress)`,
+      );
+    }
+  }
+  if (!row) {
+    throw new ConflictError(
+      `No free MAC address found on network ${p.network.id} after ${MAC_ATTEMPTS} tries`,
+    );
+  }
   await allocateFixedIps(
     tx,
     p.network,

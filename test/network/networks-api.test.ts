@@ -225,6 +225,11 @@ describe('ports and IPAM', () => {
       __typename: 'InvalidInputError',
       field: 'input.fixedIps.0.ipAddress',
     });
+    const takenMac = await createPort(s, member.token, {
+      networkId: netId,
+      macAddress: first.port.macAddress.toUpperCase(),
+    });
+    expect(takenMac.__typename).toBe('ConflictError');
     const badMac = await createPort(s, member.token, {
       networkId: netId,
       macAddress: '01:00:5e:00:00:01',
