@@ -45,7 +45,7 @@ const globalId = (type: string, id = randomUUID()) =>
 async function createServer(token: string, input: Record<string, unknown>): Promise<Json> {
   const data = await s.ok(
     `mutation($input: CreateServerInput!) { createServer(input: $input) { ${ERRORS}
-      ... on CreateServerSuccess { created { server { id status image { id } } operation { id } } } } }`,
+      ... on CreateServerSuccess { created { server { id status image { id } } servers { id } operation { id } operations { id } } } } }`,
     { input: { flavorId, ...input } },
     token,
   );
@@ -142,6 +142,76 @@ describe('boot from a new volume (source IMAGE)', () => {
     expect(await sqlCount(s, "select count(*) from images where name = 'snap'", [])).toBe(0);
     await deleteAndWait(s, t, serverId);
   });
+});
+
+describe('several servers and failures', () => {
+  it('count 2 from an image: a volume each, both ACTIVE', async () => {
+    const project = await seed.project();
+    const t = (await seed.member('member', project)).token!;
+    const payload = await createServer(t, {
+      name: 'pair',
+      count: 2,
+      blockDeviceMappings: [fromImage({ deleteOnTermination: true })],
+    });
+    if (!payload.created) throw new Error(JSON.stringify(payload));
+    const ids: string[] = payload.created.servers.map((x: Json) => x.id);
+    expect(ids).toHaveLength(2);
+    for (const op of payload.created.operations) {
+      expect((await waitForOperation(s, t, op.id)).status).toBe('SUCCEEDED');
+    }
+    const volumeIds = new Set<string>();
+    for (const id of ids) {
+      await waitForStatus(s, t, id, 'ACTIVE');
+      const data = await s.ok(
+        `query($id: ID!) { node(id: $id) { ... on Server { volumeAttachments { device volume { id status } } } } }`,
+        { id },
+        t,
+      );
+      expect(data.node.volumeAttachments).toMatchObject([
+        { device: '/dev/vda', volume: { status: 'IN_USE' } },
+      ]);
+      volumeIds.add(data.node.volumeAttachments[0].volume.id);
+    }
+    expect(volumeIds.size).toBe(2);
+    expect(await quotaInUse(s, project)).toMatchObject({ instances: 2, volumes: 2, gigabytes: 2 });
+    for (const id of ids) await deleteAndWait(s, t, id);
+    await expect
+      .poll(() => quotaInUse(s, project), { timeout: 20_000 })
+      .toMatchObject({ instances: 0, volumes: 0, gigabytes: 0 });
+  });
+
+  it.each([true, false])(
+    'a boot volume that fails to be made fails the build with VOLUME_FAILED (deleteOnTermination %s)',
+    async (deleteOnTermination) => {
+      const project = await seed.project();
+      const t = (await seed.member('member', project)).token!;
+      const broken = await uploadImage(s, t, { name: 'broken', diskFormat: 'raw' }, emptyDisk());
+      // Its data disappears behind Stratus's back: the volume's create job cannot copy it.
+      await s.stratus.runtime.pool.query('update images set storage_key = null where id = $1', [
+        rawId(broken),
+      ]);
+      const payload = await createServer(t, {
+        name: 'doomed',
+        blockDeviceMappings: [fromImage({ uuid: broken, deleteOnTermination })],
+      });
+      if (!payload.created) throw new Error(JSON.stringify(payload));
+      const op = await waitForOperation(s, t, payload.created.operation.id);
+      expect(op).toMatchObject({ status: 'FAILED', error: { code: 'VOLUME_FAILED' } });
+      const serverId = payload.created.server.id;
+      await waitForStatus(s, t, serverId, 'ERROR');
+      const volumes = () =>
+        sqlCount(s, 'select count(*) from volumes where project_id = $1', [rawId(project)]);
+      if (deleteOnTermination) {
+        // Nova's build cleanup: the volume made for the server goes, and its quota with it.
+        await expect.poll(volumes, { timeout: 20_000 }).toBe(0);
+        expect(await quotaInUse(s, project)).toMatchObject({ volumes: 0, gigabytes: 0 });
+      } else {
+        expect(await volumes()).toBe(1);
+      }
+      await deleteAndWait(s, t, serverId);
+      expect(await quotaInUse(s, project)).toMatchObject({ instances: 0 });
+    },
+  );
 });
 
 describe('boot from an existing volume (source VOLUME)', () => {

@@ -1,12 +1,14 @@
 import { eq, sql } from 'drizzle-orm';
-import { images, volumes } from '../../db/tables';
+import { images, volumeAttachments, volumeSnapshots, volumes } from '../../db/tables';
 import type { KernelSpec, VolumeRootDiskSpec } from '../../drivers/compute/types';
 import type { BootVolumeJobInput } from '../../resolvers/compute/boot-volume';
 import { BUILD_JOB, onHost } from '../../resolvers/compute/jobs';
 import type { ServerRow } from '../../resolvers/compute/server-states';
-import type { OperationRow } from '../../resolvers/operations';
+import { type OperationRow, startOperation } from '../../resolvers/operations';
 import type { Runtime } from '../../resolvers/runtime';
 import { claimBootVolume } from '../../resolvers/volumes/boot';
+import { publishVolumeEvent } from '../../resolvers/volumes/events';
+import { DELETE_JOB, DELETE_STAGES, volumeJobFor } from '../../resolvers/volumes/jobs';
 import { JobError } from './server-job-kit';
 
 /**
@@ -65,11 +67,78 @@ export async function awaitBootVolume(
       `Boot volume ${boot.volumeId} was not available within ${BOOT_VOLUME_WAIT_MS / 60_000} minutes`,
     );
   }
+  await runBuildAgain(rt, op, hostname);
+  throw new BuildDeferredError(`waiting for boot volume ${boot.volumeId}`);
+}
+
+/** Enqueues this host's build job for `op` to run again in RECHECK_SECONDS. */
+async function runBuildAgain(rt: Runtime, op: OperationRow, hostname: string): Promise<void> {
   await rt.db.execute(
     sql`select graphile_worker.add_job(${onHost(BUILD_JOB, hostname)}, ${JSON.stringify({ operationId: op.id })}::json, run_at => now() + ${`${RECHECK_SECONDS} seconds`}::interval, max_attempts => 1)`,
   );
-  throw new BuildDeferredError(`waiting for boot volume ${boot.volumeId}`);
 }
+
+/**
+ * A build that ended without the server holding its boot volume (it failed, or the server was
+ * deleted meanwhile) lets go of the volume as Nova's build cleanup does: a delete-on-termination
+ * volume is deleted once it settles (available or error; not when it has snapshots or another
+ * server holds it), any other stays as it is. While the volume is still being made, the build
+ * job runs again later (its operation has ended: that run only comes back here).
+ */
+export async function releaseUnclaimedBootVolume(
+  rt: Runtime,
+  op: OperationRow,
+  hostname: string,
+  boot: BootVolumeJobInput,
+): Promise<void> {
+  if (!boot.deleteOnTermination) return;
+  const later = await rt.db.transaction(async (tx) => {
+    const [row] = await tx
+      .select()
+      .from(volumes)
+      .where(eq(volumes.id, boot.volumeId))
+      .for('update');
+    if (!row) return false;
+    const [held] = await tx
+      .select({ id: volumeAttachments.id })
+      .from(volumeAttachments)
+      .where(eq(volumeAttachments.volumeId, row.id));
+    // Claimed: the server's delete releases it (releaseServerVolumes), or another server has it.
+    if (held) return false;
+    if (row.status === 'creating') {
+      return Date.now() - op.createdAt.getTime() < 2 * BOOT_VOLUME_WAIT_MS;
+    }
+    if (row.status !== 'available' && row.status !== 'error') return false;
+    const [snap] = await tx
+      .select({ id: volumeSnapshots.id })
+      .from(volumeSnapshots)
+      .where(eq(volumeSnapshots.volumeId, row.id))
+      .limit(1);
+    if (snap) return false;
+    const [updated] = await tx
+      .update(volumes)
+      .set({ status: 'deleting' })
+      .where(eq(volumes.id, row.id))
+      .returning();
+    await startOperation(tx, {
+      kind: DELETE_JOB,
+      jobName: volumeJobFor(DELETE_JOB, row.host),
+      projectId: row.projectId,
+      createdByUserId: op.createdByUserId,
+      resourceType: 'Volume',
+      resourceId: row.id,
+      stageNames: DELETE_STAGES,
+      input: { volumeId: row.id, cascade: false },
+    });
+    await publishVolumeEvent(tx, 'VOLUME_UPDATED', updated);
+    return false;
+  });
+  if (later) await runBuildAgain(rt, op, hostname);
+}
+
+/** Whether the operation has ended (a build job run after that only releases the boot volume). */
+export const operationEnded = (op: OperationRow) =>
+  op.status === 'SUCCEEDED' || op.status === 'FAILED' || op.status === 'CANCELLED';
 
 /**
  * Claims the boot volume for the server (in-use, attached on /dev/vda) and returns the root

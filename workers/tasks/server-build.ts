@@ -20,6 +20,8 @@ import {
   BuildDeferredError,
   bootVolumeDisk,
   bootVolumeOf,
+  operationEnded,
+  releaseUnclaimedBootVolume,
 } from './server-boot-volume';
 import { heldFlavor, JobError, type JobKit, SupersededError } from './server-job-kit';
 
@@ -162,6 +164,12 @@ export function buildJobs(kit: JobKit) {
         await finishOperation(db, op.id, { result: { serverId: server.id } });
       } catch (error) {
         if (error instanceof BuildDeferredError) return;
+        const bootVolume = bootVolumeOf(input);
+        // Ended: this run came back only to let go of the boot volume.
+        if (bootVolume && operationEnded(op)) {
+          await releaseUnclaimedBootVolume(rt, op, agent.hostname, bootVolume);
+          return;
+        }
         const message = error instanceof Error ? error.message : String(error);
         await fail(
           op,
@@ -182,6 +190,7 @@ export function buildJobs(kit: JobKit) {
           },
           server.id,
         );
+        if (bootVolume) await releaseUnclaimedBootVolume(rt, op, agent.hostname, bootVolume);
       }
     });
   }
