@@ -1,14 +1,18 @@
+import { eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Tx } from '../../db/connection';
+import { volumeSnapshots, volumes } from '../../db/tables';
 import { InvalidInputError } from '../errors';
 import type { ImageRow } from '../images/access';
 import { loadImages } from '../images/images';
 import type { ServiceContext } from '../runtime';
+import { isUuid } from '../validation';
 import { VolumeStateError } from '../volumes/errors';
 import {
   loadVolumes,
   lockVolume,
   planImageVolume,
+  planVolume,
   requireVolumes,
   startVolumeCreate,
   type VolumePlan,
@@ -19,8 +23,8 @@ import { bootableImage } from './servers';
 
 /**
  * Boot from volume (Nova's block_device_mapping_v2, as far as Stratus goes): one mapping with
- * boot index 0 to a volume, made from an image (a new volume per server) or an existing
- * bootable volume. Checked outside createServer's transaction (`planBootVolume`), started in
+ * boot index 0 to a volume, made from an image or a volume snapshot (a new volume per server)
+ * or an existing bootable volume. Checked outside createServer's transaction (`planBootVolume`), started in
  * it (`startBootVolume`); the build job waits for the volume and claims it as the root disk.
  */
 
@@ -50,7 +54,8 @@ export interface BootVolumePlan {
   image: ImageRow | null;
   kernel: ImageRow | null;
   ramdisk: ImageRow | null;
-  source: { kind: 'image'; plan: VolumePlan } | { kind: 'volume'; volume: VolumeRow };
+  /** A new volume (from an image or a snapshot, one per server), or an existing one. */
+  source: { kind: 'new'; plan: VolumePlan } | { kind: 'volume'; volume: VolumeRow };
 }
 
 const notYet = (field: string, what: string) =>
@@ -59,7 +64,11 @@ const notYet = (field: string, what: string) =>
 /** planVolume names its fields after createVolume's input; a mapping calls them otherwise. */
 function renamed(error: unknown, prefix: string): unknown {
   if (!(error instanceof InvalidInputError) || !error.field.startsWith(`${prefix}.`)) return error;
-  const names: Record<string, string> = { imageId: 'uuid', sizeGib: 'volumeSize' };
+  const names: Record<string, string> = {
+    imageId: 'uuid',
+    snapshotId: 'uuid',
+    sizeGib: 'volumeSize',
+  };
   const name = error.field.slice(prefix.length + 1);
   const to = names[name];
   if (!to) return error;
@@ -91,9 +100,7 @@ export async function planBootVolume(
   if ((bdm.destinationType ?? 'volume') !== 'volume') {
     throw notYet(field('destinationType'), 'a local destination');
   }
-  if (bdm.sourceType !== 'image' && bdm.sourceType !== 'volume') {
-    throw notYet(field('sourceType'), `source type ${bdm.sourceType.toUpperCase()}`);
-  }
+  if (bdm.sourceType === 'blank') throw notYet(field('sourceType'), 'source type BLANK');
   if (!bdm.uuid) throw new InvalidInputError(field('uuid'), `${field('uuid')} is required`);
   requireVolumes(ctx);
   // The volume's size decides the root disk, not the flavor's (as Nova does for volume-backed).
@@ -114,18 +121,36 @@ export async function planBootVolume(
     ).catch((error: unknown) => {
       throw renamed(error, prefix);
     });
-    return { ...boot, deleteOnTermination, source: { kind: 'image', plan } };
+    return { ...boot, deleteOnTermination, source: { kind: 'new', plan } };
+  }
+  if (server.imageId) {
+    throw new InvalidInputError(
+      'input.imageId',
+      `A server booted from a ${bdm.sourceType} has no image: leave input.imageId out`,
+    );
+  }
+  if (bdm.sourceType === 'snapshot') {
+    const imageId = await snapshotSourceImage(ctx, bdm.uuid, server.projectId, field('uuid'));
+    const plan = await planVolume(
+      ctx,
+      { snapshotId: bdm.uuid, sizeGib: bdm.volumeSize, volumeTypeId: bdm.volumeTypeId },
+      prefix,
+    ).catch((error: unknown) => {
+      throw renamed(error, prefix);
+    });
+    if (!plan.bootable) {
+      throw new InvalidInputError(
+        field('uuid'),
+        `Snapshot ${bdm.uuid} is of a volume that is not bootable`,
+      );
+    }
+    const boot = await companions(ctx, imageId, flavor, field('uuid'));
+    return { ...boot, deleteOnTermination, source: { kind: 'new', plan } };
   }
   if (server.count > 1) {
     throw new InvalidInputError(
       'input.count',
       'One volume can boot only one server: use count 1, or an IMAGE source (a volume each)',
-    );
-  }
-  if (server.imageId) {
-    throw new InvalidInputError(
-      'input.imageId',
-      'A server booted from an existing volume has no image: leave input.imageId out',
     );
   }
   for (const name of ['volumeSize', 'volumeTypeId'] as const) {
@@ -142,13 +167,41 @@ export async function planBootVolume(
     throw new InvalidInputError(field('uuid'), `${field('uuid')}: no volume with id "${bdm.uuid}"`);
   }
   checkBootable(volume, field('uuid'));
-  // The kernel and ramdisk of the image the volume was made from (an ami's companions).
-  const [image] = volume.sourceImageId ? await loadImages(ctx, [volume.sourceImageId]) : [null];
-  const boot =
-    image?.status === 'active'
-      ? await bootableImage(ctx, image.id, flavor, field('uuid'))
-      : { image: null, kernel: null, ramdisk: null };
+  const boot = await companions(ctx, volume.sourceImageId, flavor, field('uuid'));
   return { ...boot, deleteOnTermination, source: { kind: 'volume', volume } };
+}
+
+/** The kernel and ramdisk of the image a volume was made from (an ami's companions), if any. */
+async function companions(
+  ctx: ServiceContext,
+  imageId: string | null,
+  flavor: Pick<FlavorRow, 'ramMib' | 'rootDiskGib'>,
+  field: string,
+) {
+  const [image] = imageId ? await loadImages(ctx, [imageId]) : [null];
+  return image?.status === 'active'
+    ? bootableImage(ctx, image.id, flavor, field)
+    : { image: null, kernel: null, ramdisk: null };
+}
+
+/** The image the snapshot's volume was made from; another project's snapshot is not found. */
+async function snapshotSourceImage(
+  ctx: ServiceContext,
+  id: string,
+  projectId: string,
+  field: string,
+): Promise<string | null> {
+  const [row] = isUuid(id)
+    ? await ctx.rt.db
+        .select({ projectId: volumeSnapshots.projectId, imageId: volumes.sourceImageId })
+        .from(volumeSnapshots)
+        .innerJoin(volumes, eq(volumes.id, volumeSnapshots.volumeId))
+        .where(eq(volumeSnapshots.id, id))
+    : [];
+  if (!row || row.projectId !== projectId) {
+    throw new InvalidInputError(field, `${field}: no snapshot with id "${id}"`);
+  }
+  return row.imageId;
 }
 
 function checkBootable(volume: VolumeRow, field: string): void {
@@ -174,7 +227,7 @@ export async function startBootVolume(
   projectId: string,
 ): Promise<BootVolumeJobInput> {
   const base = { deleteOnTermination: plan.deleteOnTermination, imageId: plan.image?.id ?? null };
-  if (plan.source.kind === 'image') {
+  if (plan.source.kind === 'new') {
     const { volume } = await startVolumeCreate(ctx, tx, plan.source.plan, projectId);
     return { ...base, volumeId: volume.id };
   }

@@ -8,7 +8,7 @@ const BlockDeviceSourceType = builder.enumType('BlockDeviceSourceType', {
   values: {
     IMAGE: { value: 'image', description: 'A new volume holding the image `uuid`' },
     VOLUME: { value: 'volume', description: 'The existing bootable volume `uuid`' },
-    SNAPSHOT: { value: 'snapshot', description: 'A volume snapshot: not supported yet' },
+    SNAPSHOT: { value: 'snapshot', description: 'A new volume from the volume snapshot `uuid`' },
     BLANK: { value: 'blank', description: 'A new blank volume: not supported yet' },
   } as const,
 });
@@ -22,14 +22,16 @@ const BlockDeviceDestinationType = builder.enumType('BlockDeviceDestinationType'
 
 export const BlockDeviceMappingInput = builder.inputType('BlockDeviceMappingInput', {
   description:
-    'One block device of a new server. Supported: one mapping, bootIndex 0, destination VOLUME, source IMAGE or VOLUME (boot from volume)',
+    'One block device of a new server. Supported: one mapping, bootIndex 0, destination VOLUME, source IMAGE, VOLUME or SNAPSHOT (boot from volume)',
   fields: (t) => ({
     bootIndex: t.int({ description: '0: the boot disk (the only one supported); default 0' }),
     sourceType: t.field({ type: BlockDeviceSourceType, required: true }),
     destinationType: t.field({ type: BlockDeviceDestinationType, description: 'Default VOLUME' }),
-    uuid: t.globalID({ description: 'The source: an Image id (IMAGE) or a Volume id (VOLUME)' }),
+    uuid: t.globalID({
+      description: 'The source: an Image (IMAGE), Volume (VOLUME) or VolumeSnapshot (SNAPSHOT) id',
+    }),
     volumeSize: t.int({
-      description: "GiB of the new volume (IMAGE); default: the image's size",
+      description: "GiB of the new volume (IMAGE, SNAPSHOT); default: the source's size",
     }),
     volumeTypeId: t.globalID({ for: VolumeType, description: 'Of the new volume (IMAGE)' }),
     deleteOnTermination: t.boolean({

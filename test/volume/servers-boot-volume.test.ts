@@ -17,7 +17,7 @@ import {
   sqlCount,
   startComputeTestbed,
 } from '../support/servers';
-import { availableVolume, getVolume, volumeFile } from './volumes-support';
+import { availableSnapshot, availableVolume, getVolume, volumeFile } from './volumes-support';
 
 const ERRORS = `${BASIC_ERROR_FIELDS}
   ... on VolumeStateError { resource action status expected }
@@ -141,6 +141,46 @@ describe('boot from a new volume (source IMAGE)', () => {
     }
     expect(await sqlCount(s, "select count(*) from images where name = 'snap'", [])).toBe(0);
     await deleteAndWait(s, t, serverId);
+  });
+});
+
+describe('boot from a volume snapshot (source SNAPSHOT)', () => {
+  it('makes a volume of the snapshot for the server; deleted with it', async () => {
+    const project = await seed.project();
+    const t = (await seed.member('member', project)).token!;
+    const source = await availableVolume(s, t, { imageId, name: 'source' });
+    const snapshotId = await availableSnapshot(s, t, source);
+    const { serverId, server } = await bootedServer(t, {
+      name: 'from-snapshot',
+      blockDeviceMappings: [
+        { sourceType: 'SNAPSHOT', uuid: snapshotId, volumeSize: 2, deleteOnTermination: true },
+      ],
+    });
+    expect(server.volumeAttachments).toMatchObject([
+      { device: '/dev/vda', volume: { status: 'IN_USE', sizeGib: 2, bootable: true } },
+    ]);
+    expect(server.volumeAttachments[0].volume.id).not.toBe(source);
+    await deleteAndWait(s, t, serverId);
+    await expect
+      .poll(() => quotaInUse(s, project), { timeout: 20_000 })
+      .toMatchObject({ instances: 0, volumes: 1, gigabytes: 2 });
+  });
+
+  it('refuses a snapshot of a volume that is not bootable', async () => {
+    const project = await seed.project();
+    const t = (await seed.member('member', project)).token!;
+    const blank = await availableVolume(s, t, { sizeGib: 1 });
+    const snapshotId = await availableSnapshot(s, t, blank);
+    const volumes = await sqlCount(s, 'select count(*) from volumes', []);
+    const payload = await createServer(t, {
+      name: 'no-boot',
+      blockDeviceMappings: [{ sourceType: 'SNAPSHOT', uuid: snapshotId }],
+    });
+    expect(payload).toMatchObject({
+      __typename: 'InvalidInputError',
+      field: 'input.blockDeviceMappings.0.uuid',
+    });
+    expect(await sqlCount(s, 'select count(*) from volumes', [])).toBe(volumes);
   });
 });
 
@@ -319,10 +359,15 @@ describe('bad block device mappings', () => {
       { __typename: 'InvalidInputError', field: 'input.blockDeviceMappings.0.destinationType' },
     ],
     [
-      'a snapshot source',
+      'an unknown snapshot',
       () => ({
         blockDeviceMappings: [{ sourceType: 'SNAPSHOT', uuid: globalId('VolumeSnapshot') }],
       }),
+      { __typename: 'InvalidInputError', field: 'input.blockDeviceMappings.0.uuid' },
+    ],
+    [
+      'a blank source',
+      () => ({ blockDeviceMappings: [{ sourceType: 'BLANK', volumeSize: 1 }] }),
       { __typename: 'InvalidInputError', field: 'input.blockDeviceMappings.0.sourceType' },
     ],
     [
