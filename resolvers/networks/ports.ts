@@ -23,7 +23,7 @@ import {
 import { PortOwnedError } from './errors';
 import { neutronName, targetProject } from './networks';
 import { allocateFixedIps, checkAddressPairs, groupsOf, insertPort } from './port-core';
-import { reserveOne } from './quota';
+import { reserveAndPublish } from './quota';
 import { ensureDefaultGroup, resyncGroupPorts } from './security-groups';
 import { publishNetworkEvent, syncNetwork, syncPort, syncRouter } from './sync';
 
@@ -177,8 +177,11 @@ export async function createPort(ctx: ServiceContext, input: unknown): Promise<P
     });
     await afterPortChange(tx, row, securityGroupIds);
     // Quota rows are locked last, so concurrent creates in one project wait the least.
-    await reserveOne(tx, ctx.rt.config.quotaDefaults, projectId, 'ports', 1);
-    await publishNetworkEvent(tx, 'PORT_CREATED', 'Port', row);
+    await reserveAndPublish(tx, ctx.rt.config.quotaDefaults, projectId, 'ports', 1, {
+      kind: 'PORT_CREATED',
+      resourceType: 'Port',
+      row,
+    });
     return row;
   });
 }

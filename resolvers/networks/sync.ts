@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/connection';
 import { events } from '../../db/tables';
 import { onHost } from '../compute/jobs';
@@ -50,12 +50,35 @@ export async function syncPort(
 export async function publishNetworkEvent(
   db: DbOrTx,
   kind: string,
-  resourceType: 'Network' | 'Subnet' | 'Port' | 'Router' | 'FloatingIp' | 'SecurityGroup',
-  row: { id: string; projectId: string; status?: string },
+  resourceType: NetworkResourceType,
+  row: EventRow,
 ): Promise<void> {
+  await db.execute(
+    sql`with ${eventCtes(kind, resourceType, row, null)} select ${NOTIFY} from message`,
+  );
+}
+
+export type NetworkResourceType =
+  | 'Network'
+  | 'Subnet'
+  | 'Port'
+  | 'Router'
+  | 'FloatingIp'
+  | 'SecurityGroup';
+export type EventRow = { id: string; projectId: string; status?: string };
+
+/**
+ * The CTEs `locked`, `stored` and `message` that publish one event; with `gate`, only when
+ * that relation (an earlier CTE) has rows. Selecting `NOTIFY` from `message` sends it.
+ */
+export function eventCtes(
+  kind: string,
+  resourceType: NetworkResourceType,
+  row: EventRow,
+  gate: string | null,
+): SQL {
   const payload = JSON.stringify({ id: row.id, status: row.status ?? null });
-  await db.execute(sql`
-    with locked as (select pg_advisory_xact_lock(${PUBLISH_LOCK})),
+  return sql`locked as (select pg_advisory_xact_lock(${PUBLISH_LOCK})${gate ? sql.raw(` from ${gate}`) : sql``}),
     stored as (
       insert into ${events} (kind, project_id, resource_type, resource_id, payload)
       select ${kind}, ${row.projectId}, ${resourceType}, ${row.id}, ${payload}::jsonb from locked
@@ -67,10 +90,9 @@ export async function publishNetworkEvent(
         'resourceId', resource_id, 'payload', payload,
         'createdAt', to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
       )::text as json from stored
-    )
-    select pg_notify(${EVENTS_CHANNEL}, case when octet_length(json) < ${NOTIFY_LIMIT} then json else id::text end)
-    from message`);
+    )`;
 }
 
-/** NOTIFY payloads are capped at 8000 bytes (as in resolvers/events.ts). */
+/** NOTIFY payloads are capped at 8000 bytes (as in resolvers/events.ts): larger ones send the cursor. */
 const NOTIFY_LIMIT = 7900;
+export const NOTIFY = sql`pg_notify(${EVENTS_CHANNEL}, case when octet_length(json) < ${NOTIFY_LIMIT} then json else id::text end)`;

@@ -72,5 +72,11 @@ describe('concurrent createPort', () => {
       [rawId(other.projectId)],
     );
     expect(Number(used[0].in_use)).toBe(3);
+    // One PORT_CREATED event per port made, none for the refused ones.
+    const { rows: created } = await s.stratus.runtime.pool.query(
+      "select count(*) as n from events where kind = 'PORT_CREATED' and project_id = $1",
+      [rawId(other.projectId)],
+    );
+    expect(Number(created[0].n)).toBe(3);
   });
 });
