@@ -220,6 +220,26 @@ describe('several servers and failures', () => {
       .toMatchObject({ instances: 0, volumes: 0, gigabytes: 0 });
   });
 
+  it('a server deleted while it builds takes its delete-on-termination volume with it', async () => {
+    const project = await seed.project();
+    const t = (await seed.member('member', project)).token!;
+    const payload = await createServer(t, {
+      name: 'short-lived',
+      blockDeviceMappings: [fromImage({ deleteOnTermination: true })],
+    });
+    if (!payload.created) throw new Error(JSON.stringify(payload));
+    const serverId = payload.created.server.id;
+    // Whether the build claimed the volume first or not, the volume goes with the server.
+    await deleteAndWait(s, t, serverId);
+    await waitForOperation(s, t, payload.created.operation.id);
+    await expect
+      .poll(() => quotaInUse(s, project), { timeout: 30_000 })
+      .toMatchObject({ instances: 0, volumes: 0, gigabytes: 0 });
+    expect(
+      await sqlCount(s, 'select count(*) from volumes where project_id = $1', [rawId(project)]),
+    ).toBe(0);
+  });
+
   it.each([true, false])(
     'a boot volume that fails to be made fails the build with VOLUME_FAILED (deleteOnTermination %s)',
     async (deleteOnTermination) => {
