@@ -196,17 +196,17 @@ describe('ports and IPAM', () => {
   it('gives a requested address, and refuses it when taken or outside the subnet', async () => {
     const first = await createPort(s, member.token, {
       networkId: netId,
-      fixedIps: [{ ipAddress: '10.20.0.50' }],
+      fixedIps: [{ ipAddress: '10.20.0.150' }],
     });
-    expect(first.port.fixedIps[0].ipAddress).toBe('10.20.0.50');
+    expect(first.port.fixedIps[0].ipAddress).toBe('10.20.0.150');
     const before = await allRows(s);
     const taken = await createPort(s, member.token, {
       networkId: netId,
-      fixedIps: [{ subnetId, ipAddress: '10.20.0.50' }],
+      fixedIps: [{ subnetId, ipAddress: '10.20.0.150' }],
     });
     expect(taken).toMatchObject({
       __typename: 'IpAddressInUseError',
-      ip: '10.20.0.50',
+      ip: '10.20.0.150',
       field: 'input.fixedIps.0.ipAddress',
     });
     const outside = await createPort(s, member.token, {
@@ -251,7 +251,7 @@ describe('ports and IPAM', () => {
   it('updates fixed IPs, port security and address pairs; releases addresses on delete', async () => {
     const { port } = await createPort(s, member.token, {
       networkId: netId,
-      fixedIps: [{ ipAddress: '10.20.0.60' }],
+      fixedIps: [{ ipAddress: '10.20.0.200' }],
     });
     const updated = await made(
       s,
@@ -260,7 +260,7 @@ describe('ports and IPAM', () => {
       {
         id: port.id,
         name: 'renamed',
-        fixedIps: [{ ipAddress: '10.20.0.61' }],
+        fixedIps: [{ ipAddress: '10.20.0.201' }],
         securityGroupIds: [],
         portSecurityEnabled: false,
       },
@@ -271,18 +271,18 @@ describe('ports and IPAM', () => {
       name: 'renamed',
       portSecurityEnabled: false,
       securityGroups: [],
-      fixedIps: [{ ipAddress: '10.20.0.61' }],
+      fixedIps: [{ ipAddress: '10.20.0.201' }],
     });
-    // 10.20.0.60 is free again.
+    // 10.20.0.200 is free again.
     const again = await createPort(s, member.token, {
       networkId: netId,
-      fixedIps: [{ ipAddress: '10.20.0.60' }],
+      fixedIps: [{ ipAddress: '10.20.0.200' }],
     });
     expect(again.__typename).toBe('CreatePortSuccess');
     await made(s, member.token, 'deletePort', { id: port.id }, 'port');
     const reuse = await createPort(s, member.token, {
       networkId: netId,
-      fixedIps: [{ ipAddress: '10.20.0.61' }],
+      fixedIps: [{ ipAddress: '10.20.0.201' }],
     });
     expect(reuse.__typename).toBe('CreatePortSuccess');
   });
@@ -330,5 +330,33 @@ describe('ports and IPAM', () => {
     await made(s, member.token, 'deleteSubnet', { id: subnet.id }, 'subnet');
     await made(s, member.token, 'deleteNetwork', { id: net.id }, 'network');
     await eventually(() => expect(fakeDriver(s).networks.has(rawId(net.id))).toBe(false));
+  });
+});
+
+describe('without a network driver', () => {
+  it('still serves the API (database work) and says why nothing is plugged', async () => {
+    const apiOnly = await startTestStratus({
+      network: { ...s.config.network, driver: 'none', driverConfig: {} },
+    });
+    try {
+      const user = await new Seed(apiOnly).member('member');
+      const net = await createNetwork(apiOnly, user.token);
+      await createSubnet(apiOnly, user.token, { networkId: net.id, cidr: '10.99.0.0/24' });
+      const port = await createPort(apiOnly, user.token, { networkId: net.id });
+      expect(port.__typename).toBe('CreatePortSuccess');
+      const data = await apiOnly.ok(
+        '{ catalog { drivers { kind implementation healthy detail } } }',
+        {},
+        user.token,
+      );
+      expect(data.catalog.drivers).toContainEqual({
+        kind: 'network',
+        implementation: null,
+        healthy: false,
+        detail: 'STRATUS_NETWORK_DRIVER is none on this process',
+      });
+    } finally {
+      await apiOnly.stop();
+    }
   });
 });
