@@ -31,10 +31,14 @@ describe.skipIf(skipReason !== null)(title, () => {
   let s: TestStratus;
   let token: string;
   let serverId: string | undefined;
+  let imageId: string;
+  let flavorId: string;
 
   beforeAll(async () => {
     s = await startTestStratus({ compute: qemuCompute(loadConfig({}).compute) });
     token = (await new Seed(s).member('member')).token!;
+    imageId = await uploadTestGuest(s, token);
+    flavorId = await createFlavor(s, { name: uniq('bfv'), vcpus: 1, ramMib: 256, rootDiskGib: 1 });
   }, 20 * 60_000);
   afterAll(async () => {
     if (serverId) await deleteAndWait(s, token, serverId).catch(() => {});
@@ -64,13 +68,6 @@ describe.skipIf(skipReason !== null)(title, () => {
   it(
     'boots the test guest from a volume made from its image; vda is the volume',
     async () => {
-      const imageId = await uploadTestGuest(s, token);
-      const flavorId = await createFlavor(s, {
-        name: uniq('bfv'),
-        vcpus: 1,
-        ramMib: 256,
-        rootDiskGib: 1,
-      });
       const volumeId = await availableVolume(s, token, { imageId, sizeGib: 2, name: 'root' });
       const created = await createServer(s, token, {
         name: 'volume-backed',
@@ -94,6 +91,34 @@ describe.skipIf(skipReason !== null)(title, () => {
       await deleteAndWait(s, token, serverId!);
       serverId = undefined;
       expect(await getVolume(s, token, volumeId)).toMatchObject({ status: 'AVAILABLE' });
+    },
+    20 * 60_000,
+  );
+
+  it(
+    'boots the test guest from a new 1 GiB volume of its image, deleted with the server',
+    async () => {
+      const created = await createServer(s, token, {
+        name: 'image-volume',
+        flavorId,
+        blockDeviceMappings: [
+          { sourceType: 'IMAGE', uuid: imageId, volumeSize: 1, deleteOnTermination: true },
+        ],
+      });
+      expect(created.__typename, JSON.stringify(created)).toBe('CreateServerSuccess');
+      serverId = created.created.server.id;
+      const op = await waitForOperation(s, token, created.created.operation.id);
+      expect(op.status, JSON.stringify(op)).toBe('SUCCEEDED');
+      await waitForStatus(s, token, serverId!, 'ACTIVE');
+      await sees(/STRATUS-GUEST-BOOT-OK/);
+      const line = await sees(/^STRATUS-BLOCKSIZE: .*\bvda=\d+/);
+      expect(Number(/\bvda=(\d+)/.exec(line)?.[1])).toBe(GIB / 512);
+      const count = async () =>
+        Number((await s.stratus.runtime.pool.query('select count(*) from volumes')).rows[0].count);
+      const before = await count();
+      await deleteAndWait(s, token, serverId!);
+      serverId = undefined;
+      await expect.poll(count, { timeout: 30_000 }).toBe(before - 1);
     },
     20 * 60_000,
   );
