@@ -137,7 +137,7 @@ export async function allRows(s: TestStratus): Promise<Record<string, number>> {
 }
 
 /** Waits until `check` passes (the sync jobs run asynchronously). */
-export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 15_000): Promise<T> {
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
