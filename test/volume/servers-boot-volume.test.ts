@@ -11,7 +11,9 @@ import {
 import type { Json, TestStratus } from '../support/harness';
 import type { Seed } from '../support/seed';
 import {
+  act,
   deleteAndWait,
+  flavor,
   quotaInUse,
   setQuota,
   sqlCount,
@@ -119,6 +121,32 @@ describe('boot from a new volume (source IMAGE)', () => {
     const volumeId = server.volumeAttachments[0].volume.id;
     await deleteAndWait(s, t, serverId);
     expect(await getVolume(s, t, volumeId)).toMatchObject({ status: 'AVAILABLE', attachments: [] });
+  });
+
+  it('stops, starts and resizes (vCPUs and RAM) like any server, keeping its volume', async () => {
+    const project = await seed.project();
+    const t = (await seed.member('member', project)).token!;
+    const { serverId: id, server } = await bootedServer(t, {
+      name: 'lifecycle',
+      blockDeviceMappings: [fromImage({ deleteOnTermination: true })],
+    });
+    const volumeId = server.volumeAttachments[0].volume.id;
+    await act(s, t, 'stopServer', { id });
+    await waitForStatus(s, t, id, 'SHUTOFF');
+    await act(s, t, 'startServer', { id });
+    await waitForStatus(s, t, id, 'ACTIVE');
+    const bigger = await flavor(s, { vcpus: 2, ramMib: 256, rootDiskGib: 1 });
+    await act(s, t, 'resizeServer', { id, flavorId: bigger }, 'ResizeServerInput');
+    await waitForStatus(s, t, id, 'VERIFY_RESIZE');
+    await act(s, t, 'confirmServerResize', { id });
+    await waitForStatus(s, t, id, 'ACTIVE');
+    expect(await quotaInUse(s, project)).toMatchObject({ cores: 2, volumes: 1 });
+    expect(await getVolume(s, t, volumeId)).toMatchObject({
+      status: 'IN_USE',
+      attachments: [{ device: '/dev/vda' }],
+    });
+    await deleteAndWait(s, t, id);
+    await expect.poll(() => getVolume(s, t, volumeId), { timeout: 20_000 }).toBeNull();
   });
 
   it('refuses to rebuild or snapshot a volume-backed server, at the API', async () => {
