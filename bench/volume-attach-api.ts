@@ -3,7 +3,7 @@
  * disk visible in the guest, against the same QMP commands sent by hand to a second, identical
  * guest booted by hand, in the same run. Goal: overhead below 20 %.
  *
- *   npx tsx bench/volume-attach-api.ts     # ~3 min; VOLUME_ROUNDS (default 10)
+ *   npx tsx bench/volume-attach-api.ts     # ~30 s with the guest built; VOLUME_ROUNDS (default 10)
  *
  * Stratus runs in-process (embedded PostgreSQL, the qemu compute driver under TCG, the file
  * volume driver in a temp folder, no network driver). The test guest (scripts/build-test-guest)
@@ -12,13 +12,15 @@
  * createVolume. The second guest is started by hand from the driver's own argv builder
  * (qemuArgv: same kernel, initrd, command line, memory, machine, hot-plug ports), without
  * -daemonize, with its own QMP socket and a qcow2 volume file from qemu-img.
- * Each round, interleaved, with the console file read the same way (ConsoleTail) for both:
+ * One warm-up round (not counted), then rounds alternating which side goes first, the console
+ * file read the same way (ConsoleTail, every 1 ms) for both:
  *   (a) API: attachVolume mutation sent -> console shows `DISKS vda vdb`; then detachVolume,
  *       the volume AVAILABLE again and the console back to `DISKS vda`;
  *   (b) by hand: blockdev-add x2 + device_add -> console shows it; then detach by hand.
  * Also prints when the attach Operation reached SUCCEEDED (its finishedAt), and where the
  * operation's time went (queue wait before the job started, its stages).
- * Everything (both VMs, temp folders, the database) is removed at the end, also on failure.
+ * Everything (both VMs, temp folders, the database) is removed at the end, also on failure and
+ * on Ctrl-C / SIGTERM.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -27,6 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { instancePaths, qemuArgv } from '../drivers/compute/qemu-args';
 import { loadConfig } from '../server/config';
+import { startEmbeddedPostgres } from '../server/embedded-postgres';
 import {
   createFlavor,
   createServer,
@@ -46,7 +49,6 @@ import {
   runMain,
   sleep,
   startBenchStratus,
-  startDatabase,
   summarize,
 } from './support';
 import {
@@ -157,16 +159,20 @@ function bootByHand(
   return { child, consoleLog: paths.consoleLog, qmpSocket: paths.qmpSocket };
 }
 
-/** Kills every QEMU whose pidfile is under `stateDir`'s instances (a leftover of a failure). */
+/**
+ * Kills every QEMU whose command line names `stateDir` (our own temp folder, so only the
+ * guests this run's Stratus started): a leftover of a failure, or of a kill while a build
+ * job was still launching one.
+ */
 function killInstances(stateDir: string): void {
-  const dir = path.join(stateDir, 'instances');
-  if (!fs.existsSync(dir)) return;
-  for (const id of fs.readdirSync(dir)) {
+  for (const pid of fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     try {
-      const pid = Number(fs.readFileSync(path.join(dir, id, 'qemu.pid'), 'utf8').trim());
-      if (pid > 0) process.kill(pid, 'SIGKILL');
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (path.basename(argv.split('\0')[0]).startsWith('qemu-system') && argv.includes(stateDir)) {
+        process.kill(Number(pid), 'SIGKILL');
+      }
     } catch {
-      // No pidfile or no such process: nothing to end.
+      // Gone meanwhile, or not ours to read: nothing to end.
     }
   }
 }
@@ -182,38 +188,43 @@ async function main(): Promise<void> {
   // The driver's QMP sockets are unref'd: keep the loop alive through awaited closes.
   const keepAlive = setInterval(() => {}, 1000);
   const cleanups: (() => unknown)[] = [() => clearInterval(keepAlive)];
-  /** Undoes everything started so far, newest first; once: a second caller waits for it. */
-  let cleaning: Promise<void> | null = null;
-  const cleanUp = () => {
-    cleaning ??= (async () => {
-      for (const cleanup of cleanups.splice(0).reverse()) {
-        try {
-          await cleanup();
-        } catch (error) {
-          console.error('cleanup:', error instanceof Error ? error.message : error);
-        }
+  /** Undoes everything started so far, newest first, going on past a failed step. */
+  const cleanUp = async () => {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        console.error('cleanup:', error instanceof Error ? error.message : error);
       }
-    })();
-    return cleaning;
+    }
   };
-  // Ctrl-C or a kill mid-run still removes both VMs, the folders and the database.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      console.error(`${signal}: cleaning up`);
-      cleanUp().finally(() => process.exit(130));
-    });
-  }
+  // On Ctrl-C or a kill, embedded-postgres (async-exit-hook) stops PostgreSQL and exits the
+  // process by itself, before any async cleanup of ours could run: so what is left is undone
+  // synchronously on 'exit' (also after a normal run, where it finds nothing).
+  const leftovers = { dirs: [] as string[], stateDir: '', hand: null as ChildProcess | null };
+  process.once('exit', () => {
+    if (leftovers.stateDir) killInstances(leftovers.stateDir);
+    leftovers.hand?.kill('SIGKILL');
+    for (const dir of leftovers.dirs) fs.rmSync(dir, { recursive: true, force: true });
+  });
   try {
-    const db = await startDatabase();
+    const dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-bench-pg-'));
+    leftovers.dirs.push(dbDir);
+    cleanups.push(() => fs.rmSync(dbDir, { recursive: true, force: true }));
+    const db = await startEmbeddedPostgres(dbDir, 'stratus');
     cleanups.push(() => db.stop());
     const base = loadConfig({});
     const compute = qemuCompute(base.compute);
     const stateDir = String(compute.driverConfig.stateDir);
+    leftovers.stateDir = stateDir;
+    leftovers.dirs.push(stateDir);
     cleanups.push(() => fs.rmSync(stateDir, { recursive: true, force: true }));
     cleanups.push(() => killInstances(stateDir));
     const volumeRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-bench-volumes-'));
+    leftovers.dirs.push(volumeRoot);
     cleanups.push(() => fs.rmSync(volumeRoot, { recursive: true, force: true }));
     const handDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-bench-hand-'));
+    leftovers.dirs.push(handDir);
     cleanups.push(() => fs.rmSync(handDir, { recursive: true, force: true }));
 
     const s = await startBenchStratus(db.url, {
@@ -225,7 +236,7 @@ async function main(): Promise<void> {
     const token = await s.adminLogin();
     // The test helpers need only `ok` (and the admin token for flavors).
     const client = { ok: s.ok, adminToken: token } as unknown as TestStratus;
-    console.log(machineLine(db.source));
+    console.log(machineLine('embedded'));
     console.log(
       `load average at start: ${os
         .loadavg()
@@ -266,6 +277,7 @@ async function main(): Promise<void> {
     // The same metadata the driver gave its guest, so both guests boot alike.
     const metaPath = path.join(folder, 'meta-data.json');
     const hand = bootByHand(handDir, fs.existsSync(metaPath) ? fs.readFileSync(metaPath) : null);
+    leftovers.hand = hand.child;
     cleanups.push(() => hand.child.kill('SIGKILL'));
     const handTail = new ConsoleTail(hand.consoleLog);
     await apiTail.waitFor(disksLine(['vda']), 0, BOOT_TIMEOUT_MS);
