@@ -1,7 +1,7 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Tx } from '../../db/connection';
-import { volumeSnapshots, volumes } from '../../db/tables';
+import { operations, volumeSnapshots, volumes } from '../../db/tables';
 import { InvalidInputError } from '../errors';
 import type { ImageRow } from '../images/access';
 import { loadImages } from '../images/images';
@@ -19,6 +19,7 @@ import {
   type VolumeRow,
 } from '../volumes/volumes';
 import type { FlavorRow } from './flavors';
+import { BUILD_JOB } from './jobs';
 import { bootableImage } from './servers';
 
 /**
@@ -239,5 +240,31 @@ export async function startBootVolume(
     );
   }
   checkBootable(volume, 'input.blockDeviceMappings.0.uuid');
+  // Reserved (Cinder's `attaching`) by a build that has not claimed it yet.
+  if (await pendingBootOf(tx, volume.id)) {
+    throw new VolumeStateError('volume', volume.id, 'boot a server from', 'attaching', [
+      'available',
+    ]);
+  }
   return { ...base, volumeId: volume.id };
+}
+
+/**
+ * The unfinished build operation that boots from the volume, if any: between createServer and
+ * its build's claim the volume is still `available` but promised to that server. Call it with
+ * the volume's row locked.
+ */
+export async function pendingBootOf(tx: Tx, volumeId: string): Promise<string | null> {
+  const [op] = await tx
+    .select({ id: operations.id })
+    .from(operations)
+    .where(
+      and(
+        eq(operations.kind, BUILD_JOB),
+        inArray(operations.status, ['PENDING', 'RUNNING']),
+        sql`${operations.input} -> 'bootVolume' ->> 'volumeId' = ${volumeId}`,
+      ),
+    )
+    .limit(1);
+  return op?.id ?? null;
 }

@@ -333,6 +333,22 @@ describe('boot from an existing volume (source VOLUME)', () => {
   });
 });
 
+describe('one volume, two servers at once', () => {
+  it('the second createServer gets a VolumeStateError (the first build holds the volume)', async () => {
+    const project = await seed.project();
+    const t = (await seed.member('member', project)).token!;
+    const volumeId = await availableVolume(s, t, { imageId, name: 'contested' });
+    const mapping = { sourceType: 'VOLUME', uuid: volumeId };
+    const first = await createServer(t, { name: 'first', blockDeviceMappings: [mapping] });
+    const second = await createServer(t, { name: 'second', blockDeviceMappings: [mapping] });
+    expect(first.__typename).toBe('CreateServerSuccess');
+    expect(second).toMatchObject({ __typename: 'VolumeStateError', expected: ['available'] });
+    await waitForStatus(s, t, first.created.server.id, 'ACTIVE');
+    await deleteAndWait(s, t, first.created.server.id);
+    expect(await getVolume(s, t, volumeId)).toMatchObject({ status: 'AVAILABLE' });
+  });
+});
+
 describe('bad block device mappings', () => {
   let project: string;
   let token: string;
