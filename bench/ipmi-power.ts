@@ -62,6 +62,7 @@ async function powerByHand(sim: BmcSim, action: 'on' | 'off'): Promise<void> {
 }
 
 function report(label: string, stratus: number[], hand: number[]): void {
+  if (stratus.length === 0) return;
   const s = median(stratus);
   const h = median(hand);
   console.log(

@@ -59,7 +59,10 @@ export function driverStatuses(
       kind,
       implementation: null,
       healthy: false,
-      detail: 'not built yet',
+      detail:
+        kind === 'baremetal'
+          ? 'driver built (ipmi, drivers/baremetal), API not yet'
+          : 'not built yet',
     })),
   ];
 }
