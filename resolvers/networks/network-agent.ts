@@ -1,7 +1,7 @@
 import { and, eq, inArray, ne } from 'drizzle-orm';
 import type { Database } from '../../db/connection';
 import { networks, ports, routers } from '../../db/tables';
-import type { NetworkDriver } from '../../drivers/network/types';
+import type { NetworkDriver, PluggedPort } from '../../drivers/network/types';
 import type { Logger } from '../../server/logger';
 import { networkSpec, portSpec, portSpecs, routerSpec } from './specs';
 import { publishNetworkEvent } from './sync';
@@ -23,6 +23,8 @@ export class NetworkAgent {
   readonly hostname: string;
   private readonly db: Database;
   private readonly logger: Logger;
+  /** The tail of the work queued per object: one sync of an object at a time, in order. */
+  private readonly running = new Map<string, Promise<unknown>>();
 
   constructor(options: NetworkAgentOptions) {
     this.driver = options.driver;
@@ -31,8 +33,28 @@ export class NetworkAgent {
     this.hostname = options.hostname;
   }
 
+  /**
+   * Runs `work` after the previous work on `key` ended. A job replaced while it runs (a new
+   * change came) has a successor that may start at once: without this, the older one could
+   * apply the state it read before the change after the newer one applied the change.
+   */
+  private serially<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.running.get(key) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(work);
+    this.running.set(key, next);
+    const forget = () => {
+      if (this.running.get(key) === next) this.running.delete(key);
+    };
+    next.then(forget, forget);
+    return next;
+  }
+
   /** Makes the network's segment and DHCP match the database (or removes them when it is gone). */
-  async syncNetwork(networkId: string): Promise<void> {
+  syncNetwork(networkId: string): Promise<void> {
+    return this.serially(`network:${networkId}`, () => this.applyNetwork(networkId));
+  }
+
+  private async applyNetwork(networkId: string): Promise<void> {
     const spec = await networkSpec(this.db, networkId);
     if (!spec) {
       await this.driver.deleteNetwork(networkId);
@@ -43,7 +65,26 @@ export class NetworkAgent {
   }
 
   /** Plugs a port bound to this host (status ACTIVE after), or unplugs one gone or moved away. */
-  async syncPort(portId: string): Promise<void> {
+  syncPort(portId: string): Promise<void> {
+    return this.serially(`port:${portId}`, () => this.applyPort(portId));
+  }
+
+  /**
+   * For compute's build: plugs a port bound to this host now, in turn with its sync jobs, and
+   * says where QEMU finds it. Throws when the port is gone or bound elsewhere.
+   */
+  plugPort(portId: string): Promise<PluggedPort> {
+    return this.serially(`port:${portId}`, async () => {
+      const [row] = await this.db.select().from(ports).where(eq(ports.id, portId));
+      const spec = row?.bindingHost === this.hostname ? await portSpec(this.db, portId) : null;
+      if (!spec) throw new Error(`port ${portId} is not bound to host ${this.hostname}`);
+      const plugged = await this.driver.ensurePort(spec);
+      await this.setStatus([portId], spec.adminStateUp ? 'ACTIVE' : 'DOWN');
+      return plugged;
+    });
+  }
+
+  private async applyPort(portId: string): Promise<void> {
     const [row] = await this.db.select().from(ports).where(eq(ports.id, portId));
     if (!row || row.bindingHost !== this.hostname) {
       await this.driver.deletePort(portId);
@@ -55,7 +96,11 @@ export class NetworkAgent {
     await this.setStatus([portId], spec.adminStateUp ? 'ACTIVE' : 'DOWN');
   }
 
-  async syncRouter(routerId: string): Promise<void> {
+  syncRouter(routerId: string): Promise<void> {
+    return this.serially(`router:${routerId}`, () => this.applyRouter(routerId));
+  }
+
+  private async applyRouter(routerId: string): Promise<void> {
     const spec = await routerSpec(this.db, routerId);
     if (!spec) {
       await this.driver.deleteRouter(routerId);
