@@ -2,6 +2,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Tx } from '../../db/connection';
 import { operations, volumeSnapshots, volumes } from '../../db/tables';
+import { authorize } from '../authorize';
 import { InvalidInputError } from '../errors';
 import type { ImageRow } from '../images/access';
 import { loadImages } from '../images/images';
@@ -104,6 +105,8 @@ export async function planBootVolume(
   if (bdm.sourceType === 'blank') throw notYet(field('sourceType'), 'source type BLANK');
   if (!bdm.uuid) throw new InvalidInputError(field('uuid'), `${field('uuid')} is required`);
   requireVolumes(ctx);
+  // The caller's own rights on volumes apply (Nova calls Cinder with the user's token).
+  authorize(ctx, bdm.sourceType === 'volume' ? 'volume:attach' : 'volume:create');
   // The volume's size decides the root disk, not the flavor's (as Nova does for volume-backed).
   const flavor = { ramMib: server.flavor.ramMib, rootDiskGib: 0 };
   const deleteOnTermination = bdm.deleteOnTermination ?? false;
