@@ -188,6 +188,19 @@ describe('tenant isolation', () => {
     const values = await sub.waitFor(2);
     expect(values[1].data.port).toMatchObject({ id: ids.Port, name: 'watched' });
     sub.close();
+    // The project's port stream sees its new port; another project's stream does not. Both
+    // start after the latest event, so one registered late still gets it from the table.
+    const { rows: last } = await s.stratus.runtime.pool.query('select max(id) as id from events');
+    const after = String(last[0].id);
+    const PORTS = 'subscription($after: String) { ports(after: $after) { id status } }';
+    const mine = s.subscribe(PORTS, { after }, owner.token);
+    const theirs = s.subscribe(PORTS, { after }, stranger.token);
+    const created = await createPort(s, owner.token, { networkId: ids.Network });
+    const seen = await mine.waitFor(1);
+    expect(seen.map((v) => v.data.ports.id)).toContain(created.port.id);
+    expect(theirs.values).toEqual([]);
+    mine.close();
+    theirs.close();
     const denied = s.subscribe(
       `subscription($id: ID!) { port(id: $id) { id } }`,
       { id: ids.Port },
