@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, ne, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Tx } from '../../db/connection';
 import { floatingIps, ipAllocations, ports, routers } from '../../db/tables';
@@ -61,6 +61,8 @@ async function associationFor(
   portId: string,
   fixedIpAddress: string | null | undefined,
   projectId: string,
+  /** The floating IP being moved, which may keep its own fixed IP. */
+  self: string | null = null,
 ): Promise<Association> {
   const [port] = await loadPorts(ctx, [portId]);
   if (!port || port.projectId !== projectId || port.deviceOwner.startsWith('network:')) {
@@ -106,7 +108,13 @@ async function associationFor(
   const [taken] = await tx
     .select({ id: floatingIps.id })
     .from(floatingIps)
-    .where(and(eq(floatingIps.portId, port.id), eq(floatingIps.fixedIpAddress, fixed.ip)));
+    .where(
+      and(
+        eq(floatingIps.portId, port.id),
+        eq(floatingIps.fixedIpAddress, fixed.ip),
+        self ? ne(floatingIps.id, self) : undefined,
+      ),
+    );
   if (taken)
     throw new ConflictError(
       `Fixed IP ${fixed.ip} of port ${port.id} already has floating IP ${taken.id}`,
@@ -187,13 +195,13 @@ export async function createFloatingIp(
 
 const updateInput = z.object({
   id: z.string(),
-  /** null: disassociate. */
-  portId: z.string().nullable(),
+  /** null: disassociate; absent: unchanged. */
+  portId: z.string().nullable().optional(),
   fixedIpAddress: z.string().nullish(),
   description: z.string().max(255).nullish(),
 });
 
-/** Associates the floating IP with a port (or moves it), or disassociates it (portId null). */
+/** Associates the floating IP with a port (or moves it), disassociates it (portId null), or only changes its description (portId absent). */
 export async function updateFloatingIp(
   ctx: ServiceContext,
   input: unknown,
@@ -208,16 +216,28 @@ export async function updateFloatingIp(
       .where(eq(floatingIps.id, current.id))
       .for('update');
     if (!locked) throw new NotFoundError('floating IP', data.id);
-    const association = data.portId
-      ? await associationFor(
-          ctx,
-          tx,
-          locked.floatingNetworkId,
-          data.portId,
-          data.fixedIpAddress,
-          locked.projectId,
-        )
-      : null;
+    const kept =
+      locked.portId && locked.fixedIpAddress && locked.routerId
+        ? {
+            portId: locked.portId,
+            fixedIpAddress: locked.fixedIpAddress,
+            routerId: locked.routerId,
+          }
+        : null;
+    const association =
+      data.portId === undefined
+        ? kept
+        : data.portId
+          ? await associationFor(
+              ctx,
+              tx,
+              locked.floatingNetworkId,
+              data.portId,
+              data.fixedIpAddress,
+              locked.projectId,
+              locked.id,
+            )
+          : null;
     const [row] = await tx
       .update(floatingIps)
       .set({

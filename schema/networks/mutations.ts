@@ -281,7 +281,10 @@ const CreateFloatingIpInput = builder.inputType('CreateFloatingIpInput', {
 const UpdateFloatingIpInput = builder.inputType('UpdateFloatingIpInput', {
   fields: (t) => ({
     id: t.globalID({ for: FloatingIp, required: true }),
-    portId: t.globalID({ for: Port, description: 'null disassociates' }),
+    portId: t.globalID({
+      for: Port,
+      description: 'null disassociates; absent keeps the association',
+    }),
     fixedIpAddress: t.string(),
     description: t.string(),
   }),
@@ -537,7 +540,8 @@ builder.mutationFields((t) => ({
     resolve: (_r, { input }, ctx) =>
       updateFloatingIp(ctx, {
         ...defined({ ...input, id: input.id.id }),
-        portId: rawId(input.portId) ?? null,
+        // Absent: unchanged; null: disassociate.
+        portId: input.portId === undefined ? undefined : (rawId(input.portId) ?? null),
       }),
   }),
   deleteFloatingIp: t.field({

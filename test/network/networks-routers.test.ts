@@ -152,6 +152,20 @@ describe('routers and floating IPs', () => {
       }),
     );
 
+    // Changing only the description keeps the association.
+    const described = await made(
+      s,
+      member.token,
+      'updateFloatingIp',
+      { id: fip.id, description: 'web' },
+      'floatingIp',
+      FIP,
+    );
+    expect(described).toMatchObject({
+      status: 'ACTIVE',
+      port: { id: port.id },
+      fixedIpAddress: '10.70.0.20',
+    });
     // The interface cannot go while the floating IP uses it; disassociating frees it.
     const busy = await mutate(
       s,
