@@ -310,6 +310,8 @@ export class IpmiBaremetalDriver implements BaremetalDriver {
       // again, read-only and verbose, to tell them apart.
       const probe = await this.exec(bmc, ['power', 'status'], true);
       if (probe.exitCode === 0 && !probe.timedOut) {
+        // A lost packet, not a refusal: a read of the power state has its answer now.
+        if (command.join(' ') === 'power status') return probe.stdout;
         throw new BmcUnreachableError(
           bmc.address,
           bmc.port,

@@ -242,6 +242,32 @@ describe('ipmi driver errors', () => {
     expect(lookup.commands()).toEqual(['power status']);
   });
 
+  it('a session that fails once: a read takes the diagnosis answer, an action is not resent', async () => {
+    let first = true;
+    const flaky = recording((command) => {
+      if (first) {
+        first = false;
+        return failed(SESSION_V2);
+      }
+      return command.endsWith('power status') ? ok('Chassis Power is on\n') : ok('');
+    });
+    expect(await flaky.driver.powerState(BMC)).toBe('power on');
+    expect(flaky.commands()).toEqual(['power status', '-v power status']);
+
+    first = true;
+    const action = recording(() => {
+      if (first) {
+        first = false;
+        return failed(SESSION_V2);
+      }
+      return ok('Chassis Power is off\n');
+    });
+    const error = await action.driver.setPower(BMC, 'on').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BmcUnreachableError);
+    expect((error as Error).message).toContain('retry');
+    expect(action.commands()).toEqual(['power on', '-v power status']);
+  });
+
   it('a refused command is BmcCommandError with what ipmitool printed', async () => {
     const { driver } = recording(() => failed(SOFT_REFUSED));
     const error = await driver.setPower(BMC, 'soft off').catch((e: unknown) => e);

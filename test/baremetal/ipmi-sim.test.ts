@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BmcAuthError,
@@ -28,13 +29,13 @@ describe.skipIf(skipReason !== null)(title, () => {
   let lab: BmcLab;
   let sim: BmcSim;
   let other: BmcSim;
-  // A short ipmitool timeout so unreachable BMCs fail fast; every run is still bounded.
-  const driver = new IpmiBaremetalDriver({
+  // ipmitool's default-like timeouts: a loaded machine may leave ipmi_sim slow to answer.
+  const driver = new IpmiBaremetalDriver({ pollIntervalMs: 200, powerTimeoutMs: POWER_WAIT });
+  // A short timeout for the BMCs that never answer; every run is still bounded.
+  const impatient = new IpmiBaremetalDriver({
     timeoutSeconds: 1,
     retries: 1,
-    commandTimeoutMs: 15_000,
-    pollIntervalMs: 200,
-    powerTimeoutMs: POWER_WAIT,
+    commandTimeoutMs: 10_000,
   });
 
   beforeAll(async () => {
@@ -63,6 +64,30 @@ describe.skipIf(skipReason !== null)(title, () => {
     expect(await driver.validate(sim.spec())).toBe('power off');
     expect(await driver.validate(other.spec())).toBe('power off');
     expect(await driver.validate(sim.spec({ interface: 'lan' }))).toBe('power off');
+  });
+
+  it('no command line on the machine shows the password while ipmitool runs', async () => {
+    // Sample every process's argv (what `ps` shows) while the driver runs ipmitool.
+    const seen: string[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        for (const entry of readdirSync('/proc')) {
+          if (!/^\d+$/.test(entry)) continue;
+          try {
+            const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+            if (argv.startsWith('ipmitool\0')) seen.push(argv.replaceAll('\0', ' '));
+          } catch {}
+        }
+        await sleep(2);
+      }
+    })();
+    for (let i = 0; i < 20; i++) await driver.powerState(sim.spec());
+    sampling = false;
+    await sampler;
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.filter((argv) => argv.includes(sim.password))).toEqual([]);
+    expect(seen.some((argv) => argv.includes(' -E '))).toBe(true);
   });
 
   it('refuses a wrong password or an unknown user with BmcAuthError, changing nothing', async () => {
@@ -130,14 +155,14 @@ describe.skipIf(skipReason !== null)(title, () => {
 
   it('a closed port on 127.0.0.1 is BmcUnreachableError', async () => {
     const closed = { ...sim.spec(), port: 9 };
-    const error = await driver.powerState(closed).catch((e: unknown) => e);
+    const error = await impatient.powerState(closed).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BmcUnreachableError);
     expect((error as Error).message).not.toContain(sim.password);
   });
 
   it('a BMC that died is BmcUnreachableError, bounded by the configured timeout', async () => {
     await other.killBmc();
-    const error = await driver.setPower(other.spec(), 'on').catch((e: unknown) => e);
+    const error = await impatient.setPower(other.spec(), 'on').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BmcUnreachableError);
     expect(other.vmPid()).toBeNull();
   });
