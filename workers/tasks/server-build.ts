@@ -212,7 +212,8 @@ export function buildJobs(kit: JobKit) {
     await bindServerPorts(db, serverId, agent.hostname);
     const nics: NicSpec[] = [];
     for (const spec of specs) {
-      const plugged = await network.driver.ensurePort(spec).catch((error: unknown) => {
+      // Through the agent, so the plug takes turns with the port's own sync jobs.
+      const plugged = await network.plugPort(spec.portId).catch((error: unknown) => {
         throw new JobError(
           'PORT_BINDING_FAILED',
           `port ${spec.portId}: ${error instanceof Error ? error.message : String(error)}`,
