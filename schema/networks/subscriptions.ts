@@ -1,4 +1,4 @@
-import { InvalidInputError, NotFoundError } from '../../resolvers/errors';
+import { NotFoundError } from '../../resolvers/errors';
 import {
   loadFloatingIps,
   loadNetworks,
@@ -8,6 +8,7 @@ import {
 import type { ServiceContext } from '../../resolvers/runtime';
 import { builder, type GraphQLContext } from '../builder';
 import { visibleTo } from '../events';
+import { eventCursor } from '../resource-updates';
 import { FloatingIp, Network, Port, Router } from './types';
 
 /** Network subscriptions: one object or a project's objects of a type, as they change. */
@@ -58,11 +59,8 @@ function typeUpdates<T>(
   after: string | null | undefined,
   load: Loader<T>,
 ): AsyncIterableIterator<T> {
-  if (after != null && !/^\d+$/.test(after)) {
-    throw new InvalidInputError('after', `after must be an event cursor, got "${after}"`);
-  }
   const stream = ctx.rt.events.stream({
-    after: after == null ? null : Number(after),
+    after: eventCursor(after),
     accept: (e) => e.resourceType === resourceType && visibleTo(ctx, e),
   });
   return (async function* () {
