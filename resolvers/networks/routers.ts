@@ -221,14 +221,8 @@ async function routerOnSubnet(tx: Tx, subnetId: string): Promise<string | null> 
   return row?.routerId ?? null;
 }
 
-/**
- * Neutron's add_router_interface: by subnet (a new port takes the subnet's gateway IP) or by
- * port (an unused port with one fixed IP). A subnet is on one router at most.
- */
-export async function addRouterInterface(
-  ctx: ServiceContext,
-  input: unknown,
-): Promise<RouterInterface> {
+/** The checked input of add/remove_router_interface and the router, which the caller may change. */
+async function interfaceRequest(ctx: ServiceContext, input: unknown) {
   authorize(ctx, 'network:manage_routers');
   const data = parseInput(interfaceInput, input);
   if (!data.subnetId === !data.portId) {
@@ -237,13 +231,25 @@ export async function addRouterInterface(
       'Give exactly one of input.subnetId and input.portId',
     );
   }
-  const router = await writable(loadRouters, ctx, 'router', data.routerId);
+  return { data, router: await writable(loadRouters, ctx, 'router', data.routerId) };
+}
+
+/** Interface changes of one router queue behind each other. */
+async function lockRouter(tx: Tx, routerId: string): Promise<void> {
+  await tx.select({ id: routers.id }).from(routers).where(eq(routers.id, routerId)).for('update');
+}
+
+/**
+ * Neutron's add_router_interface: by subnet (a new port takes the subnet's gateway IP) or by
+ * port (an unused port with one fixed IP). A subnet is on one router at most.
+ */
+export async function addRouterInterface(
+  ctx: ServiceContext,
+  input: unknown,
+): Promise<RouterInterface> {
+  const { data, router } = await interfaceRequest(ctx, input);
   return inTransaction(ctx.rt, async (tx) => {
-    await tx
-      .select({ id: routers.id })
-      .from(routers)
-      .where(eq(routers.id, router.id))
-      .for('update');
+    await lockRouter(tx, router.id);
     let port: PortRow;
     let subnetId: string;
     if (data.subnetId) {
@@ -326,21 +332,9 @@ export async function removeRouterInterface(
   ctx: ServiceContext,
   input: unknown,
 ): Promise<RouterInterface> {
-  authorize(ctx, 'network:manage_routers');
-  const data = parseInput(interfaceInput, input);
-  if (!data.subnetId === !data.portId) {
-    throw new InvalidInputError(
-      'input.subnetId',
-      'Give exactly one of input.subnetId and input.portId',
-    );
-  }
-  const router = await writable(loadRouters, ctx, 'router', data.routerId);
+  const { data, router } = await interfaceRequest(ctx, input);
   return inTransaction(ctx.rt, async (tx) => {
-    await tx
-      .select({ id: routers.id })
-      .from(routers)
-      .where(eq(routers.id, router.id))
-      .for('update');
+    await lockRouter(tx, router.id);
     const candidates = await tx
       .select({ port: ports, subnetId: ipAllocations.subnetId })
       .from(ports)
