@@ -1,4 +1,5 @@
 import { and, eq } from 'drizzle-orm';
+import type { Database, Tx } from '../../db/connection';
 import {
   images,
   operations,
@@ -41,6 +42,31 @@ function codeOf(error: unknown, fallback: string): string {
 }
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * A job's failure handler for work that leaves nothing to undo: the volume or snapshot goes
+ * from `from` to `error` with the fault, and the operation fails with the code.
+ */
+function toError<S extends string>(
+  db: Database,
+  move: (
+    tx: Tx,
+    id: string,
+    expect: readonly S[],
+    set: { status: 'error'; fault: ReturnType<typeof volumeFault> },
+  ) => Promise<unknown>,
+  id: string,
+  from: S,
+  fallbackCode: string,
+) {
+  return async (error: unknown): Promise<string> => {
+    const code = codeOf(error, fallbackCode);
+    await db.transaction((tx) =>
+      move(tx, id, [from], { status: 'error', fault: volumeFault(code, messageOf(error)) }),
+    );
+    return code;
+  };
+}
 
 export interface VolumeJobs {
   hostname: string;
@@ -144,16 +170,7 @@ export function volumeJobs(rt: Runtime, backend: VolumeBackend): VolumeJobs {
         await db.transaction((tx) => moveVolume(tx, id, ['creating'], { status: 'available' }));
         return { volumeId: id };
       },
-      async (error) => {
-        const code = codeOf(error, 'VOLUME_CREATE_FAILED');
-        await db.transaction((tx) =>
-          moveVolume(tx, id, ['creating'], {
-            status: 'error',
-            fault: volumeFault(code, messageOf(error)),
-          }),
-        );
-        return code;
-      },
+      toError(db, moveVolume, id, 'creating', 'VOLUME_CREATE_FAILED'),
     );
   }
 
@@ -379,16 +396,7 @@ export function volumeJobs(rt: Runtime, backend: VolumeBackend): VolumeJobs {
         );
         return { snapshotId };
       },
-      async (error) => {
-        const code = codeOf(error, 'SNAPSHOT_FAILED');
-        await db.transaction((tx) =>
-          moveSnapshot(tx, snapshotId, ['creating'], {
-            status: 'error',
-            fault: volumeFault(code, messageOf(error)),
-          }),
-        );
-        return code;
-      },
+      toError(db, moveSnapshot, snapshotId, 'creating', 'SNAPSHOT_FAILED'),
     );
   }
 
@@ -418,16 +426,7 @@ export function volumeJobs(rt: Runtime, backend: VolumeBackend): VolumeJobs {
         });
         return { snapshotId };
       },
-      async (error) => {
-        const code = codeOf(error, 'SNAPSHOT_DELETE_FAILED');
-        await db.transaction((tx) =>
-          moveSnapshot(tx, snapshotId, ['deleting'], {
-            status: 'error',
-            fault: volumeFault(code, messageOf(error)),
-          }),
-        );
-        return code;
-      },
+      toError(db, moveSnapshot, snapshotId, 'deleting', 'SNAPSHOT_DELETE_FAILED'),
     );
   }
 
