@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Tx } from '../../db/connection';
 import { servers, volumeAttachments, volumeSnapshots, volumes } from '../../db/tables';
 import { authorize } from '../authorize';
+import { pendingBootOf } from '../compute/boot-volume';
 import { ServerLockedError, ServerStateError } from '../compute/errors';
 import { type ServerRow, serverStatus } from '../compute/server-states';
 import { InvalidInputError, NotFoundError } from '../errors';
@@ -12,6 +13,7 @@ import type { Runtime, ServiceContext } from '../runtime';
 import { inTransaction } from '../runtime';
 import { isUuid, parseInput } from '../validation';
 import { ROOT_DEVICE } from './boot';
+import { VolumeStateError } from './errors';
 import { type AttachmentRow, publishVolumeEvent, type VolumeRow } from './events';
 import { requireHotplug } from './hotplug';
 import {
@@ -112,6 +114,10 @@ export async function attachVolume(ctx: ServiceContext, input: unknown): Promise
     }
     checkServerReady(ctx, server, 'attachVolume');
     checkVolumeStatus(row, 'attach');
+    // Promised to a build that will boot from it (and has not claimed it yet).
+    if (await pendingBootOf(tx, row.id)) {
+      throw new VolumeStateError('volume', row.id, 'attach', 'attaching', ['available']);
+    }
     await checkNoSnapshotInProgress(tx, row, 'attach');
     if (row.host !== server.host) {
       throw new InvalidInputError(

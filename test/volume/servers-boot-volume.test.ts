@@ -12,6 +12,7 @@ import type { Json, TestStratus } from '../support/harness';
 import type { Seed } from '../support/seed';
 import {
   act,
+  activeServer,
   deleteAndWait,
   flavor,
   quotaInUse,
@@ -19,7 +20,13 @@ import {
   sqlCount,
   startComputeTestbed,
 } from '../support/servers';
-import { availableSnapshot, availableVolume, getVolume, volumeFile } from './volumes-support';
+import {
+  availableSnapshot,
+  availableVolume,
+  getVolume,
+  volumeFile,
+  volumeMutation,
+} from './volumes-support';
 
 const ERRORS = `${BASIC_ERROR_FIELDS}
   ... on VolumeStateError { resource action status expected }
@@ -346,6 +353,34 @@ describe('one volume, two servers at once', () => {
     await waitForStatus(s, t, first.created.server.id, 'ACTIVE');
     await deleteAndWait(s, t, first.created.server.id);
     expect(await getVolume(s, t, volumeId)).toMatchObject({ status: 'AVAILABLE' });
+  });
+});
+
+describe('a volume promised to a build', () => {
+  it('cannot be attached elsewhere until the build is over', async () => {
+    const project = await seed.project();
+    const t = (await seed.member('member', project)).token!;
+    const volumeId = await availableVolume(s, t, { imageId, name: 'promised' });
+    const other = await activeServer(s, t, { name: 'other', imageId, flavorId });
+    // A build that has not claimed its volume yet, as createServer leaves it (made directly:
+    // a real one claims it within milliseconds on the fake driver).
+    const { rows } = await s.stratus.runtime.pool.query(
+      `insert into operations (kind, project_id, stages, input)
+       values ('server.build', $1, '[]'::jsonb, $2::jsonb) returning id`,
+      [rawId(project), JSON.stringify({ bootVolume: { volumeId: rawId(volumeId) } })],
+    );
+    const attach = () =>
+      volumeMutation(s, t, 'attachVolume', 'AttachVolumeInput', {
+        volumeId,
+        serverId: other,
+      });
+    expect(await attach()).toMatchObject({ __typename: 'VolumeStateError', status: 'attaching' });
+    expect(await getVolume(s, t, volumeId)).toMatchObject({ status: 'AVAILABLE', attachments: [] });
+    await s.stratus.runtime.pool.query(`update operations set status = 'FAILED' where id = $1`, [
+      rows[0].id,
+    ]);
+    expect((await attach()).__typename).toBe('AttachVolumeSuccess');
+    await deleteAndWait(s, t, other);
   });
 });
 
