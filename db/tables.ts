@@ -4,6 +4,7 @@ export * from './compute';
 export * from './events';
 export * from './identity';
 export * from './images';
+export * from './metering';
 export * from './networks';
 export * from './objects';
 export * from './operations';
