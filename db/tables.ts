@@ -11,3 +11,5 @@ export * from './operations';
 export * from './quotas';
 export * from './servers';
 export * from './volumes';
+export * from './alarms';
+export * from './audit';
