@@ -83,6 +83,14 @@ export interface AddressPairValue {
   macAddress: string | null;
 }
 
+/** Neutron's extra_dhcp_opt: a DHCP option the port's client gets (e.g. bootfile-name for PXE). */
+export interface ExtraDhcpOptValue {
+  /** A dnsmasq option name or number, optionally behind tags: `tag:ipxe,bootfile-name`. */
+  optName: string;
+  optValue: string;
+  ipVersion: 4 | 6;
+}
+
 export const ports = pgTable(
   'ports',
   {
@@ -106,6 +114,8 @@ export const ports = pgTable(
       .$type<AddressPairValue[]>()
       .notNull()
       .default([]),
+    /** DHCP options for this port's client only (Neutron's extra_dhcp_opts). */
+    extraDhcpOpts: jsonb('extra_dhcp_opts').$type<ExtraDhcpOptValue[]>().notNull().default([]),
     /** The compute host the port is plugged on (Neutron's binding:host_id), set by compute. */
     bindingHost: text('binding_host'),
     /** Created by createServer (deleted with the server) rather than given to it by the user. */

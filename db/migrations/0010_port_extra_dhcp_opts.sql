@@ -1,0 +1,1 @@
+ALTER TABLE "ports" ADD COLUMN "extra_dhcp_opts" jsonb DEFAULT '[]'::jsonb NOT NULL;
