@@ -13,3 +13,4 @@ export * from './servers';
 export * from './volumes';
 export * from './alarms';
 export * from './audit';
+export * from './baremetal';
