@@ -1,6 +1,7 @@
 import { lt, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../db/connection';
 import { events } from '../db/tables';
+import { auditCte } from './audit/scope';
 
 /** One state change, as stored and as delivered to subscribers. */
 export interface StratusEvent {
@@ -28,8 +29,18 @@ export const PUBLISH_LOCK = 7243002;
  */
 export async function publishEvent(tx: Tx, event: NewEvent): Promise<StratusEvent> {
   await tx.execute(sql`select pg_advisory_xact_lock(${PUBLISH_LOCK})`);
-  const [row] = await tx.insert(events).values(event).returning();
-  const stored = toStratusEvent(row);
+  // The audit record goes in with the event, in the same statement (resolvers/audit/scope.ts).
+  const { rows } = await tx.execute<{ event: StratusEvent }>(sql`with stored as (
+      insert into ${events} (kind, project_id, resource_type, resource_id, payload)
+      values (${event.kind}, ${event.projectId}, ${event.resourceType}, ${event.resourceId}, ${JSON.stringify(event.payload)}::jsonb)
+      returning *
+    ), ${auditCte('stored')}
+    select json_build_object(
+      'cursor', id::text, 'kind', kind, 'projectId', project_id, 'resourceType', resource_type,
+      'resourceId', resource_id, 'payload', payload,
+      'createdAt', to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+    ) as event from stored`);
+  const stored = rows[0].event;
   const json = JSON.stringify(stored);
   const message = Buffer.byteLength(json) < NOTIFY_LIMIT ? json : stored.cursor;
   await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${message})`);

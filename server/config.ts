@@ -1,4 +1,6 @@
 import os from 'node:os';
+import { type AuditConfig, auditConfig } from '../resolvers/audit/config';
+import { type AlarmsConfig, alarmsConfig } from '../resolvers/metering/alarm-config';
 /** Stratus configuration, read once from the environment. Every knob has a default that works on a laptop. */
 export interface SecurityConfig {
   /** Keystone's security_compliance options. */
@@ -90,6 +92,8 @@ export interface StratusConfig {
   compute: ComputeConfig;
   volume: VolumeConfig;
   network: NetworkConfig;
+  alarms: AlarmsConfig;
+  audit: AuditConfig;
 }
 
 /** Default per-project limits; -1 means unlimited, as in Nova and Cinder. */
@@ -163,6 +167,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StratusConfig 
     compute: computeConfig(env),
     volume: volumeConfig(env),
     network: networkConfig(env),
+    alarms: alarmsConfig(env),
+    audit: auditConfig(env),
   };
 }
 

@@ -1,6 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/connection';
 import { events } from '../../db/tables';
+import { auditCte } from '../audit/scope';
 import { onHost } from '../compute/jobs';
 import { EVENTS_CHANNEL, PUBLISH_LOCK } from '../events';
 
@@ -43,7 +44,7 @@ export async function syncPort(
 /**
  * Publishes a change of a networks-domain object (subscribers reload what they may see). The
  * same protocol as `publishEvent` (resolvers/events.ts: its advisory lock, table, channel and
- * JSON, the cursor alone when too large for NOTIFY) in ONE statement: the global publish lock
+ * JSON, the cursor alone when too large for NOTIFY, the audit record) in ONE statement: the global publish lock
  * is then held for this statement and COMMIT only, not for three round trips through a busy
  * event loop; that lock is what bounds port creation across projects (docs/benchmarks.md).
  */
@@ -84,6 +85,7 @@ export function eventCtes(
       select ${kind}, ${row.projectId}, ${resourceType}, ${row.id}, ${payload}::jsonb from locked
       returning *
     ),
+    ${auditCte('stored')},
     message as (
       select id, json_build_object(
         'cursor', id::text, 'kind', kind, 'projectId', project_id, 'resourceType', resource_type,
