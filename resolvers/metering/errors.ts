@@ -57,3 +57,6 @@ export class WindowBeyondRetentionError extends InvalidInputError {
     );
   }
 }
+
+/** A sample with a bad timestamp or value, or no resource id. */
+export class InvalidSampleError extends InvalidInputError {}

@@ -1,3 +1,4 @@
+import { MeterNotForResourceError, UnknownMeterError } from './errors';
 import type { MeteredType } from './samples';
 
 /**
@@ -69,4 +70,14 @@ export function findMeter(name: string): MeterDefinition | undefined {
 /** The meters a resource type has, for listings and pollers. */
 export function metersOf(type: MeteredType): MeterDefinition[] {
   return METERS.filter((d) => d.resourceTypes.includes(type));
+}
+
+/** The meter's definition, if it exists for this resource type; else a typed error on `field`. */
+export function checkMeterFor(field: string, meter: string, resourceType: string): MeterDefinition {
+  const def = findMeter(meter);
+  if (!def) throw new UnknownMeterError(field, meter);
+  if (!def.resourceTypes.includes(resourceType as MeteredType)) {
+    throw new MeterNotForResourceError(field, meter, resourceType);
+  }
+  return def;
 }
