@@ -1,3 +1,5 @@
+import type { ExtraDhcpOpt } from './extra-dhcp-opts';
+
 /**
  * The `network` driver kind: Neutron's agents in small (the L2 agent that plugs ports, the DHCP
  * agent, the L3 agent and the firewall). The service layer owns networks, subnets, IPAM,
@@ -60,6 +62,8 @@ export interface DhcpHost {
   portId: string;
   mac: string;
   fixedIps: FixedIp[];
+  /** Options for this client only (Neutron's extra_dhcp_opts, e.g. network boot); default none. */
+  extraDhcpOpts?: ExtraDhcpOpt[];
 }
 
 /**

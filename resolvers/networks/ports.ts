@@ -23,6 +23,7 @@ import {
 import { PortOwnedError } from './errors';
 import { neutronName, targetProject } from './networks';
 import { allocateFixedIps, checkAddressPairs, groupsOf, insertPort } from './port-core';
+import { checkExtraDhcpOpts, extraDhcpOptInput } from './ports-dhcp-opts';
 import { reserveAndPublish } from './quota';
 import { ensureDefaultGroup, resyncGroupPorts } from './security-groups';
 import { publishNetworkEvent, syncNetwork, syncPort, syncRouter } from './sync';
@@ -75,6 +76,7 @@ const createInput = z.object({
   securityGroupIds: z.array(z.string()).max(20).nullish(),
   portSecurityEnabled: z.boolean().nullish(),
   allowedAddressPairs: z.array(pair).nullish(),
+  extraDhcpOpts: z.array(extraDhcpOptInput).nullish(),
   projectId: z.string().nullish(),
 });
 
@@ -152,6 +154,7 @@ export async function createPort(ctx: ServiceContext, input: unknown): Promise<P
       'Allowed address pairs need port security enabled',
     );
   }
+  const dhcpOpts = checkExtraDhcpOpts('input.extraDhcpOpts', data.extraDhcpOpts ?? []);
   return inTransaction(ctx.rt, async (tx) => {
     const securityGroupIds = await portGroups(
       ctx,
@@ -161,7 +164,7 @@ export async function createPort(ctx: ServiceContext, input: unknown): Promise<P
       portSecurity,
       'input',
     );
-    const row = await insertPort(tx, {
+    let row = await insertPort(tx, {
       network,
       projectId,
       name: data.name ?? '',
@@ -175,6 +178,15 @@ export async function createPort(ctx: ServiceContext, input: unknown): Promise<P
       fixedIps: data.fixedIps ?? null,
       field: 'input',
     });
+    if (dhcpOpts.length) {
+      [row] = await tx
+        .update(ports)
+        .set({ extraDhcpOpts: dhcpOpts })
+        .where(eq(ports.id, row.id))
+        .returning();
+      // Not bound yet, but its options are for its network's DHCP (a bare-metal NIC's boot).
+      await syncNetwork(tx, row.networkId);
+    }
     await afterPortChange(tx, row, securityGroupIds);
     // Quota rows are locked last, so concurrent creates in one project wait the least.
     await reserveAndPublish(tx, ctx.rt.config.quotaDefaults, projectId, 'ports', 1, {
@@ -207,11 +219,13 @@ const updateInput = z.object({
   securityGroupIds: z.array(z.string()).max(20).nullish(),
   portSecurityEnabled: z.boolean().nullish(),
   allowedAddressPairs: z.array(pair).nullish(),
+  extraDhcpOpts: z.array(extraDhcpOptInput).nullish(),
 });
 
 /**
  * Changes a port: name, admin state, fixed IPs (the list replaces the old one: kept addresses
- * stay, others are released, new ones allocated), security groups, port security, address pairs.
+ * stay, others are released, new ones allocated), security groups, port security, address
+ * pairs, extra DHCP options (the list replaces the old one; the network's DHCP is resynced).
  */
 export async function updatePort(ctx: ServiceContext, input: unknown): Promise<PortRow> {
   authorize(ctx, 'network:manage_ports');
@@ -222,6 +236,10 @@ export async function updatePort(ctx: ServiceContext, input: unknown): Promise<P
     data.allowedAddressPairs != null
       ? checkAddressPairs('input.allowedAddressPairs', data.allowedAddressPairs)
       : current.allowedAddressPairs;
+  const dhcpOpts =
+    data.extraDhcpOpts != null
+      ? checkExtraDhcpOpts('input.extraDhcpOpts', data.extraDhcpOpts)
+      : current.extraDhcpOpts;
   if (pairs.length && !portSecurity) {
     throw new InvalidInputError(
       'input.allowedAddressPairs',
@@ -295,10 +313,13 @@ export async function updatePort(ctx: ServiceContext, input: unknown): Promise<P
         adminStateUp: data.adminStateUp ?? locked.adminStateUp,
         portSecurityEnabled: portSecurity,
         allowedAddressPairs: pairs,
+        extraDhcpOpts: dhcpOpts,
       })
       .where(eq(ports.id, locked.id))
       .returning();
     await afterPortChange(tx, row, [...new Set([...before, ...groups])]);
+    // An unbound port (a bare-metal NIC) is still a DHCP client of its network.
+    if (!row.bindingHost && data.extraDhcpOpts != null) await syncNetwork(tx, row.networkId);
     await publishNetworkEvent(tx, 'PORT_UPDATED', 'Port', row);
     return row;
   });

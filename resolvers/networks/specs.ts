@@ -92,7 +92,12 @@ export async function networkSpec(db: DbOrTx, networkId: string): Promise<Networ
       dhcp && dhcpIps.length ? { portId: dhcp.id, mac: dhcp.macAddress, fixedIps: dhcpIps } : null,
     hosts: portRows
       .filter((p) => p.deviceOwner !== 'network:dhcp' && (ips.get(p.id)?.length ?? 0) > 0)
-      .map((p) => ({ portId: p.id, mac: p.macAddress, fixedIps: ips.get(p.id)! })),
+      .map((p) => ({
+        portId: p.id,
+        mac: p.macAddress,
+        fixedIps: ips.get(p.id)!,
+        extraDhcpOpts: p.extraDhcpOpts,
+      })),
     hostGateway,
   };
 }

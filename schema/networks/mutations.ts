@@ -88,6 +88,18 @@ const HostRouteInput = builder.inputType('HostRouteInput', {
 const AddressPairInput = builder.inputType('AllowedAddressPairInput', {
   fields: (t) => ({ ipAddress: t.string({ required: true }), macAddress: t.string() }),
 });
+const ExtraDhcpOptInput = builder.inputType('ExtraDhcpOptInput', {
+  description: "A DHCP option for this port's client only (Neutron's extra_dhcp_opt)",
+  fields: (t) => ({
+    optName: t.string({
+      required: true,
+      description:
+        "dnsmasq's option name or number, optionally behind tags: bootfile-name, tftp-server, server-ip-address, tag:ipxe,bootfile-name",
+    }),
+    optValue: t.string({ required: true }),
+    ipVersion: t.int({ description: 'Default 4' }),
+  }),
+});
 const GatewayInput = builder.inputType('ExternalGatewayInfoInput', {
   fields: (t) => ({
     networkId: t.globalID({ for: Network, required: true }),
@@ -190,6 +202,7 @@ const CreatePortInput = builder.inputType('CreatePortInput', {
     }),
     portSecurityEnabled: t.boolean({ description: 'Default true; false needs no security groups' }),
     allowedAddressPairs: t.field({ type: [AddressPairInput] }),
+    extraDhcpOpts: t.field({ type: [ExtraDhcpOptInput] }),
     projectId: t.globalID({ for: Project, description: 'Admins: create for this project' }),
   }),
 });
@@ -205,6 +218,10 @@ const UpdatePortInput = builder.inputType('UpdatePortInput', {
     securityGroupIds: t.globalIDList({ for: SecurityGroup }),
     portSecurityEnabled: t.boolean(),
     allowedAddressPairs: t.field({ type: [AddressPairInput] }),
+    extraDhcpOpts: t.field({
+      type: [ExtraDhcpOptInput],
+      description: 'Replaces the extra DHCP options ([] removes them)',
+    }),
   }),
 });
 const CreateSecurityGroupInput = builder.inputType('CreateSecurityGroupInput', {

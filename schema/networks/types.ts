@@ -170,6 +170,17 @@ const AddressPairType = builder
     }),
   });
 
+const ExtraDhcpOptType = builder
+  .objectRef<{ optName: string; optValue: string; ipVersion: number }>('ExtraDhcpOpt')
+  .implement({
+    description: "A DHCP option for this port's client only (Neutron's extra_dhcp_opt)",
+    fields: (t) => ({
+      optName: t.exposeString('optName'),
+      optValue: t.exposeString('optValue'),
+      ipVersion: t.exposeInt('ipVersion'),
+    }),
+  });
+
 Network.implement({
   description: 'A tenant or provider network (Neutron network): one VLAN segment',
   fields: (t) => ({
@@ -238,6 +249,10 @@ Port.implement({
     allowedAddressPairs: t.field({
       type: [AddressPairType],
       resolve: (p) => p.allowedAddressPairs,
+    }),
+    extraDhcpOpts: t.field({
+      type: [ExtraDhcpOptType],
+      resolve: (p) => p.extraDhcpOpts,
     }),
     floatingIps: t.loadableList({
       type: FloatingIp,

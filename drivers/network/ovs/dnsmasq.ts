@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { NetworkSpec, SubnetSpec } from '../types';
+import { dnsmasqOptLine } from '../extra-dhcp-opts';
+import type { DhcpHost, NetworkSpec, SubnetSpec } from '../types';
 import { run } from './run';
 
 /*
@@ -35,6 +36,8 @@ export function dnsmasqFiles(dir: string): DnsmasqFiles {
 }
 
 const tag = (s: SubnetSpec) => `subnet-${s.subnetId}`;
+/** The tag a host's dhcp-host line sets when it has extra options (Neutron tags by port id). */
+const hostTag = (h: DhcpHost) => `port-${h.portId}`;
 
 /** The dnsmasq arguments (without the namespace wrapper). */
 export function dnsmasqArgs(spec: NetworkSpec, iface: string, files: DnsmasqFiles): string[] {
@@ -57,6 +60,10 @@ export function dnsmasqArgs(spec: NetworkSpec, iface: string, files: DnsmasqFile
     `--dhcp-option-force=option:mtu,${spec.mtu}`,
     '--domain=openstacklocal',
     `--log-facility=${files.log}`,
+    // iPXE clients (option 175, user class "iPXE") get tag `ipxe`, as Neutron sets it for
+    // Ironic: per-port options `tag:ipxe,bootfile-name` then reach only iPXE.
+    '--dhcp-match=set:ipxe,175',
+    '--dhcp-userclass=set:ipxe,iPXE',
   ];
   for (const subnet of dhcpSubnets(spec)) {
     const [network, prefix] = subnet.cidr.split('/');
@@ -81,7 +88,8 @@ export function hostsFile(spec: NetworkSpec): string {
       if (!served.has(ip.subnetId)) continue;
       const name = `host-${ip.ip.replace(/[.:]/g, '-')}`;
       const address = ip.ipVersion === 6 ? `[${ip.ip}]` : ip.ip;
-      lines.push(`${host.mac.toLowerCase()},${name},${address}`);
+      const set = host.extraDhcpOpts?.length ? `set:${hostTag(host)},` : '';
+      lines.push(`${host.mac.toLowerCase()},${set}${name},${address}`);
     }
   }
   return lines.map((l) => `${l}\n`).join('');
@@ -110,6 +118,10 @@ export function optsFile(spec: NetworkSpec): string {
     }
     // An empty router option tells the client there is no gateway.
     lines.push(subnet.gatewayIp ? `${t},option:router,${subnet.gatewayIp}` : `${t},option:router`);
+  }
+  // Per-port options after the subnets' ones: dnsmasq lets the more specific tag set win.
+  for (const host of spec.hosts) {
+    for (const opt of host.extraDhcpOpts ?? []) lines.push(dnsmasqOptLine(hostTag(host), opt));
   }
   return lines.map((l) => `${l}\n`).join('');
 }

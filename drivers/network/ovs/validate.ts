@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { DriverError } from '../../errors';
+import { extraDhcpOptProblem } from '../extra-dhcp-opts';
 import type { FirewallRule, FixedIp, NetworkSpec, PortSpec, RouterSpec } from '../types';
 
 /**
@@ -102,6 +103,10 @@ export function checkNetworkSpec(spec: NetworkSpec): void {
     checkMac(`hosts[${i}].mac`, h.mac);
     h.fixedIps.forEach((f, j) => {
       checkFixedIp(`hosts[${i}].fixedIps[${j}]`, f);
+    });
+    h.extraDhcpOpts?.forEach((o, j) => {
+      const problem = extraDhcpOptProblem(o);
+      if (problem) fail(`hosts[${i}].extraDhcpOpts[${j}].${problem.part}`, problem.reason);
     });
   });
   if (spec.hostGateway) {
