@@ -105,6 +105,10 @@ export const POLICY = {
   'operation:list': 'reader',
   'operation:start_test': 'member',
   'event:subscribe': 'reader',
+  // alarms (Aodh): readers look, members manage their project's; audit log: readers, own project
+  'alarm:list': 'reader',
+  'alarm:manage': 'member',
+  'audit:list': 'reader',
 } as const satisfies Record<string, Rule>;
 
 export type Action = keyof typeof POLICY;
