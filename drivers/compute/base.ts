@@ -12,6 +12,7 @@ import type {
   HostResources,
   InstanceHandle,
   InstanceSpec,
+  InstanceStats,
   InstanceStatus,
   ListOptions,
   NicSpec,
@@ -637,6 +638,11 @@ export abstract class BaseComputeDriver implements ComputeDriver {
     return this.exclusive(id, () => this.attachedVolumesOf(id));
   }
 
+  /** Counters of a running instance for metering (not serialised); see `ComputeDriver.stats`. */
+  async stats(instanceId: string): Promise<InstanceStats> {
+    return this.instanceStats(validateInstanceId(instanceId));
+  }
+
   /** Attaches to an instance that already runs; see `ComputeDriver.adopt`. */
   async adopt(instanceId: string): Promise<InstanceHandle> {
     const id = validateInstanceId(instanceId);
@@ -678,6 +684,7 @@ export abstract class BaseComputeDriver implements ComputeDriver {
   ): Promise<RebootResult>;
   protected abstract instanceStatus(instanceId: string): Promise<InstanceStatus>;
   protected abstract adoptInstance(instanceId: string): Promise<InstanceHandle>;
+  protected abstract instanceStats(instanceId: string): Promise<InstanceStats>;
 
   /** Only called when `info().capabilities.pause` is true. */
   protected pauseInstance(_instanceId: string): Promise<void> {

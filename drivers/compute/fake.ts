@@ -25,6 +25,7 @@ import {
   VolumeNotAttachedError,
   VolumeSlotsExhaustedError,
 } from './errors';
+import { fakeStats } from './stats-fake';
 import type {
   AttachVolumeResult,
   ComputeDriverInfo,
@@ -34,6 +35,7 @@ import type {
   HostResources,
   InstanceHandle,
   InstanceSpec,
+  InstanceStats,
   InstanceStatus,
   ListOptions,
   PowerOffOptions,
@@ -58,6 +60,8 @@ export interface FakeComputeOptions {
   failResize?: boolean | RegExp;
   /** Make `rebuild` fail (after its delay, changing nothing): always, or for names matching. */
   failRebuild?: boolean | RegExp;
+  /** Make `stats` fail (a counter that cannot be read): always, or for names matching. */
+  failStats?: boolean | RegExp;
   /** The simulated guests do not react to the ACPI power button (graceful falls back to quit). */
   guestIgnoresAcpi?: boolean;
   /**
@@ -139,6 +143,8 @@ export class FakeComputeDriver extends BaseComputeDriver {
   readonly host: FakeHost;
   /** Instances whose events this driver forwards (spawned, started or adopted by it). */
   private readonly attached = new Set<string>();
+  /** When `stats` first read each instance process (`<id>/<pid>`), for its counters. */
+  private readonly statsSince = new Map<string, number>();
 
   constructor(private readonly options: FakeComputeOptions = {}) {
     super();
@@ -354,6 +360,26 @@ export class FakeComputeDriver extends BaseComputeDriver {
     const instance = this.get(instanceId);
     if (instance.pid !== null) this.attached.add(instanceId);
     return this.statusOf(instance);
+  }
+
+  /** Counters from `fakeStats`, counted from the first read of this process (pid). */
+  protected async instanceStats(instanceId: string): Promise<InstanceStats> {
+    const instance = this.live(instanceId, 'stats');
+    const fail = this.options.failStats;
+    if (fail === true || (fail instanceof RegExp && fail.test(instance.spec.name))) {
+      throw new HypervisorCommandError(instanceId, 'stats', 'the simulated counters failed');
+    }
+    const key = `${instanceId}/${instance.pid}`;
+    const now = Date.now();
+    const since = this.statsSince.get(key) ?? now;
+    this.statsSince.set(key, since);
+    const devices = instance.spec.rootDisk ? ['vda'] : [];
+    const present = instance.attachments.filter((a) => !a.unplugged).map((a) => a.slot);
+    for (const slot of [...present].sort((a, b) => a - b)) {
+      const device = guessDevice(instance.spec.rootDisk !== null, present, slot);
+      devices.push(device.slice('/dev/'.length));
+    }
+    return fakeStats(instance.spec, devices, now - since);
   }
 
   protected async adoptInstance(instanceId: string): Promise<InstanceHandle> {

@@ -49,6 +49,13 @@ import {
 } from './qemu-args';
 import { QmpClient, type QmpEvent } from './qmp/client';
 import { QmpDisconnectedError, QmpError } from './qmp/errors';
+import {
+  type BlockstatsEntry,
+  diskStatsOf,
+  nicStatsOf,
+  processCpuNs,
+  processRssMib,
+} from './stats';
 import type {
   AttachVolumeResult,
   ComputeDriverInfo,
@@ -58,6 +65,7 @@ import type {
   HostResources,
   InstanceHandle,
   InstanceSpec,
+  InstanceStats,
   InstanceStatus,
   KernelSpec,
   ListOptions,
@@ -556,6 +564,29 @@ export class QemuComputeDriver extends BaseComputeDriver {
   protected async instanceStatus(instanceId: string): Promise<InstanceStatus> {
     const paths = await this.existing(instanceId);
     return this.statusOf(await this.session(instanceId, paths), paths);
+  }
+
+  /** CPU and RSS of the process, QMP block counters, tap counters (drivers/compute/stats.ts). */
+  protected async instanceStats(instanceId: string): Promise<InstanceStats> {
+    const paths = await this.existing(instanceId);
+    const session = await this.session(instanceId, paths);
+    if (!session) throw new InstanceStateError(instanceId, 'stats', 'shut off');
+    const stored = await this.readStored(instanceId, paths);
+    const [cpuTimeNs, memoryUsageMib, blockstats, nics] = await Promise.all([
+      processCpuNs(session.pid),
+      processRssMib(session.pid),
+      session.qmp.execute<BlockstatsEntry[]>('query-blockstats'),
+      nicStatsOf(stored.nics ?? []),
+    ]);
+    const rootOverlay = stored.rootDisk !== null && !isVolumeRootDisk(stored.rootDisk);
+    return {
+      cpuTimeNs,
+      vcpus: stored.vcpus,
+      memoryMib: stored.memoryMib,
+      memoryUsageMib,
+      disks: diskStatsOf(blockstats, rootOverlay, volumesOf(stored)),
+      nics,
+    };
   }
 
   protected async adoptInstance(instanceId: string): Promise<InstanceHandle> {

@@ -286,6 +286,39 @@ export interface ListOptions {
   all?: boolean;
 }
 
+/** One disk's counters since its process started (QMP `query-blockstats`). */
+export interface DiskStats {
+  /** Guest device name: vda is the root disk, then vdb, vdc, ... in slot order. */
+  device: string;
+  readBytes: number;
+  writeBytes: number;
+  readRequests: number;
+  writeRequests: number;
+}
+
+/** One NIC's counters as the guest sees them (a tap's rx is the guest's outgoing). */
+export interface NicStats {
+  portId: string;
+  tapName: string;
+  incomingBytes: number;
+  outgoingBytes: number;
+  incomingPackets: number;
+  outgoingPackets: number;
+}
+
+/** What `stats` reads from a running instance, for metering (Ceilometer's compute pollster). */
+export interface InstanceStats {
+  /** CPU time the instance's process used, in ns (libvirt's cpu_time: utime + stime). */
+  cpuTimeNs: number;
+  vcpus: number;
+  /** Memory the guest has, from its definition. */
+  memoryMib: number;
+  /** Memory in use: the process's resident set. */
+  memoryUsageMib: number;
+  disks: DiskStats[];
+  nics: NicStats[];
+}
+
 export interface ComputeDriver {
   // --- identity and host ---
 
@@ -347,6 +380,11 @@ export interface ComputeDriver {
    * Needs `capabilities.snapshot`; throws `InstanceStateError` for a diskless instance.
    */
   snapshot(instanceId: string, destPath: string): Promise<SnapshotResult>;
+  /**
+   * Counters of a running instance for metering; `InstanceNotFoundError` for an unknown id,
+   * `InstanceStateError` when its process does not run. Not serialised with other operations.
+   */
+  stats(instanceId: string): Promise<InstanceStats>;
   /**
    * Ids of the instances on this host whose process runs (all of them with `all: true`), for
    * the reconciler after a restart. Order is unspecified.
