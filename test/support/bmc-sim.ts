@@ -34,6 +34,12 @@ export interface BmcSimOptions {
   /** The folder with the test guest's vmlinuz and initrd.img; default GUEST_DIR. */
   guestDir?: string;
   memoryMb?: number;
+  /**
+   * Netboot mode: no kernel of its own; one NIC on `tap` (which must exist) with `mac`, booted
+   * over the network by its iPXE ROM when the boot device is pxe, and `disk` (a qcow2 file) as
+   * its local disk.
+   */
+  netboot?: { tap: string; mac: string; disk?: string };
 }
 
 export interface BmcSim {
@@ -69,11 +75,20 @@ export class BmcLab {
     const username = options.username ?? 'admin';
     const password = options.password ?? `pw-${name}-${process.pid}`;
     const guestDir = options.guestDir ?? GUEST_DIR;
+    const netboot = options.netboot;
     await writeFile(
       path.join(stateDir, 'machine.env'),
       [
-        `KERNEL=${shellQuote(path.join(guestDir, 'vmlinuz'))}`,
-        `INITRD=${shellQuote(path.join(guestDir, 'initrd.img'))}`,
+        ...(netboot
+          ? [
+              `NETBOOT_TAP=${shellQuote(netboot.tap)}`,
+              `NETBOOT_MAC=${shellQuote(netboot.mac)}`,
+              ...(netboot.disk ? [`DISK=${shellQuote(netboot.disk)}`] : []),
+            ]
+          : [
+              `KERNEL=${shellQuote(path.join(guestDir, 'vmlinuz'))}`,
+              `INITRD=${shellQuote(path.join(guestDir, 'initrd.img'))}`,
+            ]),
         `MEMORY_MB=${options.memoryMb ?? 256}`,
         '',
       ].join('\n'),
