@@ -57,6 +57,19 @@ export function policyOf(meter: string): ArchivePolicy {
   return ARCHIVE_POLICIES[METER_POLICY[meter] ?? 'default'] as ArchivePolicy;
 }
 
+/**
+ * A level kept no longer than the raw samples is read from them (grouped at query time)
+ * instead of being written as buckets: it would hold the same points, at twice the write cost.
+ */
+export function isFromRaw(policy: ArchivePolicy, level: ArchiveLevel): boolean {
+  return level.timespan <= policy.rawTimespan;
+}
+
+/** The levels written as rollup buckets when samples arrive. */
+export function storedLevels(policy: ArchivePolicy): readonly ArchiveLevel[] {
+  return policy.levels.filter((l) => !isFromRaw(policy, l));
+}
+
 export function levelOf(policy: ArchivePolicy, granularity: number): ArchiveLevel | undefined {
   return policy.levels.find((l) => l.granularity === granularity);
 }

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/connection';
-import { type ArchivePolicy, levelOf, policyOf } from './archive-policies';
+import { type ArchivePolicy, isFromRaw, levelOf, policyOf } from './archive-policies';
 import { GranularityNotInPolicyError, TimeRangeError, WindowBeyondRetentionError } from './errors';
 import { checkMeterFor, type MeterDefinition } from './meters';
 import type { Aggregation, SeriesPoint, SeriesQuery } from './samples';
@@ -63,6 +63,9 @@ export function checkQuery(
   return { meter, policy };
 }
 
+const ROLLUP_COLS = sql`series_id as sid, extract(epoch from bucket)::float8 as b,
+  count::float8 as count, sum, min, max, last, extract(epoch from last_ts)::float8 as last_t`;
+
 type Row = {
   sid: number;
   b: number;
@@ -112,26 +115,52 @@ export async function pointsOf(
   const end = q.to.getTime() / 1000;
   if (q.aggregation === 'p95') return p95(db, ids, g, start, end, policy);
   const idParam = sql.param([...ids]);
-  const cols = sql`series_id as sid, extract(epoch from bucket)::float8 as b, count::float8 as count,
-    sum, min, max, last, extract(epoch from last_ts)::float8 as last_t`;
-  const { rows } = await db.execute<Row>(sql`
-    select ${cols} from metering_rollups
+  const level = levelOf(policy, g);
+  const raw = level !== undefined && isFromRaw(policy, level);
+  const { rows } = await db.execute<Row>(
+    raw
+      ? sql`
+    select sid, b, count(*)::float8 as count, sum(value) as sum, min(value) as min,
+      max(value) as max, (array_agg(value order by ts desc))[1] as last,
+      extract(epoch from max(ts))::float8 as last_t
+    from (
+      select series_id as sid, floor(extract(epoch from ts)::float8 / ${g}::float8) * ${g}::float8 as b,
+        ts, value
+      from metering_samples
+      where series_id = any(${idParam}::int[])
+        and ts >= to_timestamp(${start}) and ts < to_timestamp(${Math.ceil(end / g) * g})
+    ) x
+    where b < ${end}::float8
+    group by sid, b order by sid, b`
+      : sql`
+    select ${ROLLUP_COLS} from metering_rollups
     where series_id = any(${idParam}::int[]) and granularity = ${g}
       and bucket >= to_timestamp(${start}) and bucket < to_timestamp(${end})
-    order by series_id, bucket`);
+    order by series_id, bucket`,
+  );
   const prev = new Map<number, Row>();
   if (q.aggregation === 'rate') {
-    // The bucket before the window gives the first point its rate.
-    const { rows: before } = await db.execute<Row>(sql`
+    // The bucket (or raw sample) before the window gives the first point its rate.
+    const { rows: before } = await db.execute<Row>(
+      raw
+        ? sql`
       select r.* from unnest(${idParam}::int[]) as i(id), lateral (
-        select ${cols} from metering_rollups
+        select series_id as sid, 0::float8 as b, 1::float8 as count, value as sum, value as min,
+          value as max, value as last, extract(epoch from ts)::float8 as last_t
+        from metering_samples where series_id = i.id and ts < to_timestamp(${start})
+        order by ts desc limit 1) r`
+        : sql`
+      select r.* from unnest(${idParam}::int[]) as i(id), lateral (
+        select ${ROLLUP_COLS} from metering_rollups
         where series_id = i.id and granularity = ${g} and bucket < to_timestamp(${start})
-        order by bucket desc limit 1) r`);
+        order by bucket desc limit 1) r`,
+    );
     for (const r of before) prev.set(r.sid, r);
   }
   const perBucket = new Map<number, number[]>();
   for (const r of rows) {
     const v = bucketValue(q.aggregation, r, prev.get(r.sid));
+    r.b = Number(r.b);
     if (q.aggregation === 'rate') prev.set(r.sid, r);
     if (v === undefined) continue;
     const list = perBucket.get(r.b);

@@ -1,13 +1,14 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/connection';
-import { type ArchivePolicy, policyOf } from './archive-policies';
+import { policyOf, storedLevels } from './archive-policies';
 import { InvalidSampleError } from './errors';
 import { checkMeterFor } from './meters';
 import type { MeteredType, Sample, SampleGap } from './samples';
 
 /**
  * Writing samples: one transaction per batch that inserts the raw samples and merges them
- * into every rollup bucket of the meter's archive policy (INSERT ... ON CONFLICT DO UPDATE).
+ * into the rollup buckets of the meter's archive policy (INSERT ... ON CONFLICT DO UPDATE;
+ * levels no longer than the raw timespan are read from the raw samples instead).
  * The batch is first reduced in memory to one row per (series, granularity, bucket), so a
  * batch of many samples of the same series costs few bucket writes. Arrays go to PostgreSQL
  * as three/eleven parameters through unnest (pg-copy-streams is not installed).
@@ -38,22 +39,38 @@ function validate(samples: readonly (Sample | SampleGap)[], what: string): void 
   });
 }
 
-/** The id of each series, created on first use. */
+/**
+ * Ids of committed series, per database handle (never per transaction: a series created in a
+ * transaction that rolls back must not be remembered). Series rows are never deleted.
+ */
+const committedIds = new WeakMap<object, Map<string, number>>();
+
+/** The id of each series, created on first use. `cacheKey`: the pool-level handle, if any. */
 export async function seriesIds(
   db: DbOrTx,
   keys: readonly SeriesKey[],
+  cacheKey?: object,
 ): Promise<Map<string, number>> {
+  const cache = cacheKey ? committedIds.get(cacheKey) : undefined;
   const unique = new Map<string, SeriesKey>();
-  for (const k of keys) unique.set(keyOf(k), k);
   const ids = new Map<string, number>();
+  for (const k of keys) {
+    const key = keyOf(k);
+    const known = cache?.get(key);
+    if (known !== undefined) ids.set(key, known);
+    else unique.set(key, k);
+  }
+  const wanted = ids.size + unique.size;
   // A second round picks up rows a concurrent batch inserted but had not committed yet.
-  for (let round = 0; round < 3 && ids.size < unique.size; round++) {
+  for (let round = 0; round < 3 && ids.size < wanted; round++) {
     const missing = [...unique.entries()].filter(([k]) => !ids.has(k)).map(([, v]) => v);
+    if (missing.length === 0) break;
     const { rows } = await db.execute<{
       id: number;
       meter: string;
       resource_type: MeteredType;
       resource_id: string;
+      fresh: boolean;
     }>(sql`
       with input as (
         select * from unnest(${sql.param(missing.map((k) => k.meter))}::text[],
@@ -111,8 +128,9 @@ interface Bucket {
 export async function recordSamples(db: DbOrTx, samples: readonly Sample[]): Promise<void> {
   if (samples.length === 0) return;
   validate(samples, 'samples');
+  const cacheKey = 'rollback' in db ? undefined : db;
   await inTransaction(db, async (tx) => {
-    const ids = await seriesIds(tx, samples);
+    const ids = await seriesIds(tx, samples, cacheKey);
     const n = samples.length;
     const sid = new Array<number>(n);
     const ts = new Array<number>(n);
@@ -125,8 +143,7 @@ export async function recordSamples(db: DbOrTx, samples: readonly Sample[]): Pro
       sid[i] = id;
       ts[i] = t;
       val[i] = s.value;
-      const policy: ArchivePolicy = policyOf(s.meter);
-      for (const level of policy.levels) {
+      for (const level of storedLevels(policyOf(s.meter))) {
         const g = level.granularity;
         const b = Math.floor(t / 1000 / g) * g;
         const k = `${id}:${g}:${b}`;
