@@ -11,7 +11,15 @@ export interface Catalog {
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 /** API domains served now; the others of DESIGN.md join as they are built. */
-export const ENABLED_DOMAINS = ['identity', 'quotas', 'operations', 'events', 'objects', 'images'];
+export const ENABLED_DOMAINS = [
+  'identity',
+  'quotas',
+  'operations',
+  'events',
+  'objects',
+  'images',
+  'baremetal',
+];
 
 /** Describes this Stratus (Keystone's service catalog, for one endpoint). */
 export function describeCatalog(ctx: ServiceContext): Catalog {

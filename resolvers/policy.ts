@@ -101,6 +101,11 @@ export const POLICY = {
   'network:manage_routers': 'member',
   'network:manage_floating_ips': 'member',
   'network:get_binding': 'admin',
+  // bare metal (Ironic): nodes are the operator's, admin only
+  'baremetal:list_nodes': 'admin',
+  'baremetal:manage_nodes': 'admin',
+  'baremetal:provision_nodes': 'admin',
+  'baremetal:power_nodes': 'admin',
   // operations and events
   'operation:list': 'reader',
   'operation:start_test': 'member',

@@ -4,6 +4,8 @@ import type { Database, Tx } from '../db/connection';
 import type { ObjectStore } from '../drivers/objects/types';
 import type { StratusConfig } from '../server/config';
 import type { Logger } from '../server/logger';
+import type { NodeDeployer } from './baremetal/deployer';
+import type { BaremetalService } from './baremetal/service';
 import type { ComputeAgent } from './compute/compute-agent';
 import type { StratusEvent } from './events';
 import type { AuthContext } from './identity/auth-context';
@@ -39,6 +41,12 @@ export interface Runtime {
   volumeUnavailable: string | null;
   /** This process's network driver and its sync agent, or null without one. */
   network: NetworkAgent | null;
+  /** This process's bare-metal driver and credential key (Ironic conductor), or null. */
+  baremetal: BaremetalService | null;
+  /** Why there is no bare-metal service here, when `baremetal` is null. */
+  baremetalUnavailable: string | null;
+  /** Network booting for node deploy and clean (resolvers/baremetal/pxe), or null. */
+  nodeDeployer: NodeDeployer | null;
   /** Driver kinds and the implementation configured for each, for the catalog. */
   drivers: DriverStatus[];
 }

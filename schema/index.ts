@@ -24,6 +24,10 @@ import './volumes/types';
 import './volumes/queries';
 import './volumes/mutations';
 import './volumes/subscriptions';
+import './baremetal/types';
+import './baremetal/queries';
+import './baremetal/mutations';
+import './baremetal/subscriptions';
 
 /** The whole Stratus schema, assembled from one file per domain. */
 export const schema = lexicographicSortSchema(builder.toSchema());

@@ -11,6 +11,7 @@ import { RateLimiterPostgres } from 'rate-limiter-flexible';
 import { connect } from '../db/connection';
 import { migrateDatabase } from '../db/migrate';
 import { loadObjectStore } from '../drivers/objects/index';
+import { startPowerSync } from '../resolvers/baremetal/power-sync';
 import { StratusError } from '../resolvers/errors';
 import { pruneEvents } from '../resolvers/events';
 import {
@@ -28,6 +29,7 @@ import { schema } from '../schema/index';
 import { startWorker } from '../workers/runner';
 import { serverJobs } from '../workers/tasks/servers';
 import { volumeJobs } from '../workers/tasks/volumes';
+import { baremetalStatus, loadBaremetal } from './baremetal';
 import { loadCompute } from './compute';
 import type { StratusConfig } from './config';
 import { authenticate, serviceContext } from './context';
@@ -112,6 +114,7 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
     const network = await loadNetwork(config.network, config.compute.hostname, conn.db, logger);
     if (network.agent) stops.push(() => network.agent!.stop());
     const volumes = await loadVolumes(config, conn.db, objectStore, compute.agent, logger);
+    const baremetal = await loadBaremetal(config.baremetal, config.dataDir, logger);
     const jobKinds = new Set<string>();
     const runtime: Runtime = {
       config,
@@ -122,7 +125,9 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
       revocations,
       loginLimiter,
       jobKinds,
-      drivers: driverStatuses(objectStore, compute, volumes, network),
+      drivers: driverStatuses(objectStore, compute, volumes, network).map((d) =>
+        d.kind === 'baremetal' ? baremetalStatus(baremetal) : d,
+      ),
       objectStore,
       tempUrlSecret: secret,
       events: { stream: (options) => eventStream(bus, options) },
@@ -131,6 +136,9 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
       volume: volumes.backend,
       volumeUnavailable: volumes.unavailable,
       network: network.agent,
+      baremetal: baremetal.service,
+      baremetalUnavailable: baremetal.unavailable,
+      nodeDeployer: null,
     };
     // The worker starts after the agent reconciled, so no job runs against stale state.
     const worker = await startWorker({
@@ -146,6 +154,7 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
     });
     stops.push(() => worker.runner.stop());
     for (const kind of worker.kinds) jobKinds.add(kind);
+    if (baremetal.service) stops.push(startPowerSync(runtime));
 
     // Housekeeping once at start (a crash may have left orphans) and then every minute.
     const housekeeping = () => {

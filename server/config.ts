@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { type BaremetalConfig, baremetalConfig } from '../resolvers/baremetal/config';
 import { type AuditConfig, auditConfig } from '../resolvers/audit/config';
 import { type AlarmsConfig, alarmsConfig } from '../resolvers/metering/alarm-config';
 /** Stratus configuration, read once from the environment. Every knob has a default that works on a laptop. */
@@ -92,6 +93,7 @@ export interface StratusConfig {
   compute: ComputeConfig;
   volume: VolumeConfig;
   network: NetworkConfig;
+  baremetal: BaremetalConfig;
   alarms: AlarmsConfig;
   audit: AuditConfig;
 }
@@ -167,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StratusConfig 
     compute: computeConfig(env),
     volume: volumeConfig(env),
     network: networkConfig(env),
+    baremetal: baremetalConfig(env),
     alarms: alarmsConfig(env),
     audit: auditConfig(env),
   };

@@ -8,6 +8,7 @@ import type { NetworkAgent } from '../resolvers/networks/network-agent';
 import { finishOperation, TEST_JOB_KIND } from '../resolvers/operations';
 import type { Runtime } from '../resolvers/runtime';
 import type { Logger } from '../server/logger';
+import { registerBaremetalTasks } from './tasks/baremetal';
 import { registerNetworkTasks } from './tasks/networks';
 import type { ServerJobs } from './tasks/servers';
 import { runTestStages } from './tasks/test-stages';
@@ -65,6 +66,7 @@ function taskList(opts: WorkerOptions): TaskList {
   if (opts.volumeJobs) {
     registerVolumeTasks(tasks, opts.volumeJobs, operationTask, opts.serverJobs !== null);
   }
+  if (opts.runtime.baremetal) registerBaremetalTasks(tasks, opts.runtime, operationTask);
   return tasks;
 }
 

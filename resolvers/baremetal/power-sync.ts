@@ -1,0 +1,155 @@
+import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
+import { baremetalNodes } from '../../db/tables';
+import type { PowerState } from '../../drivers/baremetal';
+import type { Runtime } from '../runtime';
+import { publishNodeEvent } from './events';
+import { bmcOf } from './service';
+import type { NodeRow } from './states';
+
+/**
+ * Ironic's periodic power-state sync: every interval, read the power state of each node not
+ * in maintenance and not held by a job. A node is leased (sync_lease_until) for the round, so
+ * only one process reads it at a time; no row lock is held while ipmitool runs.
+ */
+
+export interface SyncRound {
+  /** Nodes this round read (leased). */
+  nodes: number;
+  /** Reads that failed. */
+  failures: number;
+  /** Rows that changed (and published an event). */
+  changed: number;
+  /** Nodes this round put into maintenance. */
+  maintenance: number;
+}
+
+/** The lease outlives any bounded ipmitool run; a crashed process's lease simply expires. */
+const LEASE_SECONDS = 120;
+
+/** Runs one sync round over every eligible node. */
+export async function syncPowerStates(rt: Runtime): Promise<SyncRound> {
+  const service = rt.baremetal;
+  const round: SyncRound = { nodes: 0, failures: 0, changed: 0, maintenance: 0 };
+  if (!service) return round;
+  const leased = await rt.db.transaction(async (tx) => {
+    const free = tx
+      .select({ id: baremetalNodes.id })
+      .from(baremetalNodes)
+      .where(
+        and(
+          eq(baremetalNodes.maintenance, false),
+          isNull(baremetalNodes.reservation),
+          or(isNull(baremetalNodes.syncLeaseUntil), lt(baremetalNodes.syncLeaseUntil, sql`now()`)),
+        ),
+      )
+      .for('update', { skipLocked: true });
+    return tx
+      .update(baremetalNodes)
+      .set({ syncLeaseUntil: sql`now() + make_interval(secs => ${LEASE_SECONDS})` })
+      .where(sql`${baremetalNodes.id} in ${free}`)
+      .returning();
+  });
+  round.nodes = leased.length;
+  let next = 0;
+  const worker = async () => {
+    while (next < leased.length) {
+      const node = leased[next++];
+      let state: PowerState | null = null;
+      let error: string | null = null;
+      try {
+        state = await service.driver.powerState(bmcOf(service, node));
+      } catch (e) {
+        error = e instanceof Error ? e.message : String(e);
+        round.failures++;
+      }
+      const outcome = await recordRead(rt, node, state, error);
+      if (outcome.changed) round.changed++;
+      if (outcome.maintenance) round.maintenance++;
+    }
+  };
+  const width = Math.min(service.config.syncConcurrency, leased.length);
+  await Promise.all(Array.from({ length: width }, worker));
+  return round;
+}
+
+/**
+ * Writes one read under the row lock: a good read sets the state and clears the failures; a
+ * failed one sets `unknown` with the error, and the Nth in a row sets maintenance. A node
+ * that a job or an operator took meanwhile only loses its lease.
+ */
+async function recordRead(
+  rt: Runtime,
+  leased: NodeRow,
+  state: PowerState | null,
+  error: string | null,
+): Promise<{ changed: boolean; maintenance: boolean }> {
+  const limit = rt.baremetal?.config.syncFailures ?? 3;
+  return rt.db.transaction(async (tx) => {
+    const [node] = await tx
+      .select()
+      .from(baremetalNodes)
+      .where(eq(baremetalNodes.id, leased.id))
+      .for('update');
+    if (!node) return { changed: false, maintenance: false };
+    const base = { syncLeaseUntil: null, lastSyncedAt: new Date() };
+    let set: Partial<typeof baremetalNodes.$inferInsert> = base;
+    let maintenance = false;
+    if (!node.maintenance && !node.reservation) {
+      if (state) {
+        if (node.powerState !== state || node.syncFailures > 0) {
+          set = {
+            ...base,
+            powerState: state,
+            syncFailures: 0,
+            lastError: node.syncFailures > 0 ? null : node.lastError,
+          };
+        }
+      } else {
+        const failures = node.syncFailures + 1;
+        maintenance = failures >= limit;
+        set = {
+          ...base,
+          powerState: 'unknown',
+          syncFailures: failures,
+          lastError: `power-state sync failed: ${error}`,
+          ...(maintenance
+            ? {
+                maintenance: true,
+                maintenanceReason: `power-state sync failed ${failures} times in a row: ${error}`,
+              }
+            : {}),
+        };
+      }
+    }
+    const [row] = await tx
+      .update(baremetalNodes)
+      .set(set)
+      .where(eq(baremetalNodes.id, node.id))
+      .returning();
+    const changed = Object.keys(set).length > Object.keys(base).length;
+    if (changed) await publishNodeEvent(tx, 'NODE_UPDATED', row);
+    return { changed, maintenance };
+  });
+}
+
+/** Runs a round every interval until stopped; a round never overlaps the next. */
+export function startPowerSync(rt: Runtime): () => Promise<void> {
+  const interval = rt.baremetal?.config.syncIntervalMs ?? 60_000;
+  let stopped = false;
+  let running: Promise<unknown> = Promise.resolve();
+  let timer: NodeJS.Timeout | null = null;
+  const tick = () => {
+    if (stopped) return;
+    running = syncPowerStates(rt)
+      .catch((err) => rt.logger.warn({ err }, 'power-state sync round failed'))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(tick, interval);
+      });
+  };
+  timer = setTimeout(tick, interval);
+  return async () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+    await running;
+  };
+}
