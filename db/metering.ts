@@ -44,7 +44,11 @@ export const meteringSamples = pgTable(
     ts: timestamp('ts', { withTimezone: true }).notNull(),
     value: doublePrecision('value').notNull(),
   },
-  (t) => [index('metering_samples_series_ts').on(t.seriesId, t.ts)],
+  (t) => [
+    index('metering_samples_series_ts').on(t.seriesId, t.ts),
+    // Retention deletes by age across every series; samples arrive in time order, so BRIN fits.
+    index('metering_samples_ts_brin').using('brin', t.ts),
+  ],
 );
 
 /**
@@ -67,7 +71,10 @@ export const meteringRollups = pgTable(
     last: doublePrecision('last').notNull(),
     lastTs: timestamp('last_ts', { withTimezone: true }).notNull(),
   },
-  (t) => [primaryKey({ columns: [t.seriesId, t.granularity, t.bucket] })],
+  (t) => [
+    primaryKey({ columns: [t.seriesId, t.granularity, t.bucket] }),
+    index('metering_rollups_bucket_brin').using('brin', t.bucket),
+  ],
 );
 
 /** A poll that could not read a resource: a gap with its reason, never a silent hole. */
