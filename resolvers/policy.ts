@@ -114,6 +114,7 @@ export const POLICY = {
   'alarm:list': 'reader',
   'alarm:manage': 'member',
   'audit:list': 'reader',
+  'metric:subscribe': 'reader',
 } as const satisfies Record<string, Rule>;
 
 export type Action = keyof typeof POLICY;

@@ -24,6 +24,7 @@ import './volumes/types';
 import './volumes/queries';
 import './volumes/mutations';
 import './volumes/subscriptions';
+import './metering/subscriptions';
 import './baremetal/types';
 import './baremetal/queries';
 import './baremetal/mutations';

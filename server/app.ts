@@ -26,6 +26,7 @@ import { reapOrphanBlobs } from '../resolvers/objects/blobs';
 import { expireObjects } from '../resolvers/objects/objects';
 import type { Runtime, ServiceContext } from '../resolvers/runtime';
 import { schema } from '../schema/index';
+import { MeteringPollers } from '../workers/metering/pollers';
 import { startWorker } from '../workers/runner';
 import { serverJobs } from '../workers/tasks/servers';
 import { volumeJobs } from '../workers/tasks/volumes';
@@ -154,6 +155,16 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
     });
     stops.push(() => worker.runner.stop());
     for (const kind of worker.kinds) jobKinds.add(kind);
+    const meteringPollers = new MeteringPollers({
+      db: conn.db,
+      pool: conn.pool,
+      logger,
+      intervalMs: config.metering.intervalMs,
+      compute: compute.agent,
+      volume: volumes.backend,
+    });
+    meteringPollers.start();
+    stops.push(() => meteringPollers.stop());
     if (baremetal.service) stops.push(startPowerSync(runtime));
 
     // Housekeeping once at start (a crash may have left orphans) and then every minute.

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { type MeteringConfig, meteringConfig } from '../workers/metering/config';
 import { type BaremetalConfig, baremetalConfig } from '../resolvers/baremetal/config';
 import { type AuditConfig, auditConfig } from '../resolvers/audit/config';
 import { type AlarmsConfig, alarmsConfig } from '../resolvers/metering/alarm-config';
@@ -93,6 +94,7 @@ export interface StratusConfig {
   compute: ComputeConfig;
   volume: VolumeConfig;
   network: NetworkConfig;
+  metering: MeteringConfig;
   baremetal: BaremetalConfig;
   alarms: AlarmsConfig;
   audit: AuditConfig;
@@ -169,6 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StratusConfig 
     compute: computeConfig(env),
     volume: volumeConfig(env),
     network: networkConfig(env),
+    metering: meteringConfig(env),
     baremetal: baremetalConfig(env),
     alarms: alarmsConfig(env),
     audit: auditConfig(env),
