@@ -4,11 +4,13 @@ import type { Database } from '../db/connection';
 import { actionJob, BUILD_JOB, DELETE_JOB, onHost } from '../resolvers/compute/jobs';
 import { ACTION_RULES, type SlowAction } from '../resolvers/compute/server-states';
 import { IMPORT_JOB, runImageImport } from '../resolvers/images/images';
+import { RETENTION_CRONTAB } from '../resolvers/metering/retention';
 import type { NetworkAgent } from '../resolvers/networks/network-agent';
 import { finishOperation, TEST_JOB_KIND } from '../resolvers/operations';
 import type { Runtime } from '../resolvers/runtime';
 import type { Logger } from '../server/logger';
 import { registerBaremetalTasks } from './tasks/baremetal';
+import { registerMeteringTasks } from './tasks/metering-retention';
 import { registerNetworkTasks } from './tasks/networks';
 import type { ServerJobs } from './tasks/servers';
 import { runTestStages } from './tasks/test-stages';
@@ -63,6 +65,7 @@ function taskList(opts: WorkerOptions): TaskList {
     }
   }
   if (opts.networkAgent) registerNetworkTasks(tasks, opts.networkAgent);
+  registerMeteringTasks(tasks, opts.runtime);
   if (opts.volumeJobs) {
     registerVolumeTasks(tasks, opts.volumeJobs, operationTask, opts.serverJobs !== null);
   }
@@ -89,6 +92,7 @@ export async function startWorker(
     concurrency: opts.concurrency,
     noHandleSignals: true,
     pollInterval: 1000,
+    crontab: RETENTION_CRONTAB,
     logger: graphileLogger(opts.logger),
   });
   return { runner, kinds: new Set(Object.keys(tasks)) };
