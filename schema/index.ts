@@ -1,4 +1,5 @@
 import { lexicographicSortSchema } from 'graphql';
+import { auditMutations } from './audit';
 import { builder } from './builder';
 import './errors';
 import './identity/types';
@@ -24,6 +25,7 @@ import './volumes/types';
 import './volumes/queries';
 import './volumes/mutations';
 import './volumes/subscriptions';
+import './metering/alarms';
 import './metering/subscriptions';
 import './baremetal/types';
 import './baremetal/queries';
@@ -31,4 +33,4 @@ import './baremetal/mutations';
 import './baremetal/subscriptions';
 
 /** The whole Stratus schema, assembled from one file per domain. */
-export const schema = lexicographicSortSchema(builder.toSchema());
+export const schema = auditMutations(lexicographicSortSchema(builder.toSchema()));

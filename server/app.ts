@@ -11,6 +11,7 @@ import { RateLimiterPostgres } from 'rate-limiter-flexible';
 import { connect } from '../db/connection';
 import { migrateDatabase } from '../db/migrate';
 import { loadObjectStore } from '../drivers/objects/index';
+import { pruneAuditEvents } from '../resolvers/audit/audit';
 import { startPowerSync } from '../resolvers/baremetal/power-sync';
 import { StratusError } from '../resolvers/errors';
 import { pruneEvents } from '../resolvers/events';
@@ -22,6 +23,7 @@ import {
 import { RevocationCache } from '../resolvers/identity/revocation-cache';
 import { loadRevocations, pruneRevocations } from '../resolvers/identity/revocations';
 import { TokenService } from '../resolvers/identity/tokens';
+import { startAlarmEvaluator } from '../resolvers/metering/alarm-evaluator';
 import { reapOrphanBlobs } from '../resolvers/objects/blobs';
 import { expireObjects } from '../resolvers/objects/objects';
 import type { Runtime, ServiceContext } from '../resolvers/runtime';
@@ -155,6 +157,8 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
     });
     stops.push(() => worker.runner.stop());
     for (const kind of worker.kinds) jobKinds.add(kind);
+    // Alarms due while no Stratus ran are evaluated now, then every interval.
+    stops.push(startAlarmEvaluator(runtime));
     const meteringPollers = new MeteringPollers({
       db: conn.db,
       pool: conn.pool,
@@ -171,6 +175,7 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
     const housekeeping = () => {
       void pruneRevocations(conn.db).catch(() => {});
       void pruneEvents(conn.db, config.eventRetentionSeconds).catch(() => {});
+      void pruneAuditEvents(conn.db, config.audit.retentionDays).catch(() => {});
       void reapOrphanBlobs(runtime, 3600).catch((err) =>
         logger.warn({ err }, 'reaping orphan blobs failed'),
       );

@@ -1,6 +1,7 @@
 import { Logger as GraphileLogger, type Runner, run, type TaskList } from 'graphile-worker';
 import type pg from 'pg';
 import type { Database } from '../db/connection';
+import { asOperationInitiator } from '../resolvers/audit/jobs';
 import { actionJob, BUILD_JOB, DELETE_JOB, onHost } from '../resolvers/compute/jobs';
 import { ACTION_RULES, type SlowAction } from '../resolvers/compute/server-states';
 import { IMPORT_JOB, runImageImport } from '../resolvers/images/images';
@@ -9,6 +10,7 @@ import type { NetworkAgent } from '../resolvers/networks/network-agent';
 import { finishOperation, TEST_JOB_KIND } from '../resolvers/operations';
 import type { Runtime } from '../resolvers/runtime';
 import type { Logger } from '../server/logger';
+import { registerAlarmTasks } from './tasks/alarms';
 import { registerBaremetalTasks } from './tasks/baremetal';
 import { registerMeteringTasks } from './tasks/metering-retention';
 import { registerNetworkTasks } from './tasks/networks';
@@ -40,7 +42,7 @@ function taskList(opts: WorkerOptions): TaskList {
     async (payload: unknown): Promise<void> => {
       const { operationId } = payload as { operationId: string };
       try {
-        await body(operationId);
+        await asOperationInitiator(opts.db, operationId, () => body(operationId));
       } catch (error) {
         opts.logger.error({ err: error, operationId }, 'operation failed unexpectedly');
         await finishOperation(opts.db, operationId, {
@@ -66,6 +68,7 @@ function taskList(opts: WorkerOptions): TaskList {
   }
   if (opts.networkAgent) registerNetworkTasks(tasks, opts.networkAgent);
   registerMeteringTasks(tasks, opts.runtime);
+  registerAlarmTasks(tasks, opts.runtime);
   if (opts.volumeJobs) {
     registerVolumeTasks(tasks, opts.volumeJobs, operationTask, opts.serverJobs !== null);
   }
