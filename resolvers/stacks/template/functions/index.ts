@@ -1,0 +1,77 @@
+import {
+  contains,
+  filter,
+  listConcat,
+  listConcatUnique,
+  mapMerge,
+  mapReplace,
+  repeat,
+  select,
+} from './lists';
+import { and, equals, ifFn, not, or } from './logic';
+import {
+  cfnResourceFacade,
+  getAttr,
+  getFile,
+  getParam,
+  getResource,
+  ref,
+  resourceFacade,
+} from './refs';
+import {
+  base64,
+  cfnJoin,
+  cfnReplace,
+  cfnSplit,
+  digest,
+  getAZs,
+  listJoin,
+  makeUrl,
+  memberListToMap,
+  strReplaceFn,
+  strReplaceStrict,
+  strReplaceVstrict,
+  strSplit,
+  yaql,
+} from './strings';
+import type { FunctionDef } from './types';
+
+/** Every intrinsic function by name; versions.ts says which version may use which. */
+export const FUNCTIONS: Readonly<Record<string, FunctionDef>> = {
+  get_param: getParam,
+  get_resource: getResource,
+  get_attr: getAttr,
+  get_file: getFile,
+  resource_facade: resourceFacade,
+  str_replace: strReplaceFn,
+  str_replace_strict: strReplaceStrict,
+  str_replace_vstrict: strReplaceVstrict,
+  str_split: strSplit,
+  list_join: listJoin,
+  list_concat: listConcat,
+  list_concat_unique: listConcatUnique,
+  repeat,
+  map_merge: mapMerge,
+  map_replace: mapReplace,
+  digest,
+  contains,
+  equals,
+  if: ifFn,
+  and,
+  or,
+  not,
+  yaql,
+  filter,
+  make_url: makeUrl,
+  Ref: ref,
+  'Fn::Select': select,
+  'Fn::Join': cfnJoin,
+  'Fn::Split': cfnSplit,
+  'Fn::Replace': cfnReplace,
+  'Fn::Base64': base64,
+  'Fn::GetAZs': getAZs,
+  'Fn::MemberListToMap': memberListToMap,
+  'Fn::ResourceFacade': cfnResourceFacade,
+};
+
+export * from './types';
