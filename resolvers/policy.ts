@@ -115,6 +115,11 @@ export const POLICY = {
   'alarm:manage': 'member',
   'audit:list': 'reader',
   'metric:subscribe': 'reader',
+  // metering (Gnocchi): series of your project's resources, aggregates, usage, the meter catalog
+  'metric:get': 'reader',
+  'metric:aggregate': 'reader',
+  'metric:usage_report': 'reader',
+  'metric:list_meters': 'reader',
 } as const satisfies Record<string, Rule>;
 
 export type Action = keyof typeof POLICY;
