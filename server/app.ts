@@ -48,6 +48,7 @@ import { createLogger } from './logger';
 import { Metrics } from './metrics';
 import { loadNetwork } from './network';
 import { objectRouter } from './object-http';
+import { loadPxe } from './pxe-http';
 import { loadVolumes } from './volumes';
 import { attachWebSocket } from './websocket';
 
@@ -118,6 +119,7 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
     if (network.agent) stops.push(() => network.agent!.stop());
     const volumes = await loadVolumes(config, conn.db, objectStore, compute.agent, logger);
     const baremetal = await loadBaremetal(config.baremetal, config.dataDir, logger);
+    const pxe = loadPxe(config, logger);
     const jobKinds = new Set<string>();
     const runtime: Runtime = {
       config,
@@ -141,7 +143,7 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
       network: network.agent,
       baremetal: baremetal.service,
       baremetalUnavailable: baremetal.unavailable,
-      nodeDeployer: null,
+      nodeDeployer: pxe.deployer,
     };
     // The worker starts after the agent reconciled, so no job runs against stale state.
     const worker = await startWorker({
@@ -271,6 +273,7 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
     });
     app.use(objectRouter(runtime));
     app.use(imageRouter(runtime));
+    app.use(pxe.router);
     app.use(graphiqlRouter());
     // Oversized or malformed bodies: a GraphQL-shaped error instead of express's HTML page.
     app.use(
@@ -320,6 +323,7 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
     await new Promise<void>((resolve) => httpServer.listen(config.port, config.host, resolve));
     stops.push(() => apollo.stop());
     const port = (httpServer.address() as AddressInfo).port;
+    pxe.deployer.listening(port);
     const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
     logger.info({ url: `${url}/graphql` }, 'Stratus is listening');
     let stopping: Promise<void> | null = null;
