@@ -1,3 +1,4 @@
+import { decodeGlobalID } from '@pothos/plugin-relay';
 import { ForbiddenError, InvalidInputError, NotFoundError } from '../../resolvers/errors';
 import type { StratusEvent } from '../../resolvers/events';
 import {
@@ -12,6 +13,7 @@ import {
   loadAlarms,
   updateAlarm,
 } from '../../resolvers/metering/alarms';
+import { isUuid } from '../../resolvers/validation';
 import { builder, type GraphQLContext } from '../builder';
 import { Project, User } from '../identity/types';
 import { listConnection } from '../pagination';
@@ -202,6 +204,19 @@ const AlarmFilter = builder.inputType('AlarmFilter', {
 
 const ALARM_ERRORS = [InvalidInputError, NotFoundError, ForbiddenError];
 
+/** Resource ids as raw ids (what metrics use) or as the resources' global ids. */
+function rawIds(ids: readonly string[] | null | undefined): string[] | null {
+  if (!ids) return null;
+  return ids.map((id) => {
+    try {
+      const decoded = decodeGlobalID(id);
+      return isUuid(decoded.id.split('/')[0] ?? '') ? decoded.id : id;
+    } catch {
+      return id;
+    }
+  });
+}
+
 /** Input fields without the nulls GraphQL gives for omitted ones. */
 function actionsOf(
   actions:
@@ -245,7 +260,11 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: CreateAlarmInput, required: true }) },
     errors: { types: ALARM_ERRORS, dataField: { name: 'created' } },
     resolve: (_root, { input }, ctx) =>
-      createAlarm(ctx, { ...input, actions: actionsOf(input.actions) }),
+      createAlarm(ctx, {
+        ...input,
+        resourceIds: rawIds(input.resourceIds),
+        actions: actionsOf(input.actions),
+      }),
   }),
   updateAlarm: t.field({
     type: Alarm,
@@ -254,7 +273,11 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: UpdateAlarmInput, required: true }) },
     errors: { types: ALARM_ERRORS, dataField: { name: 'alarm' } },
     resolve: (_root, { input }, ctx) =>
-      updateAlarm(ctx, input.id.id, { ...input, actions: actionsOf(input.actions) }),
+      updateAlarm(ctx, input.id.id, {
+        ...input,
+        resourceIds: rawIds(input.resourceIds),
+        actions: actionsOf(input.actions),
+      }),
   }),
   deleteAlarm: t.field({
     type: Alarm,
