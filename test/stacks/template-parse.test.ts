@@ -2,6 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { parseTemplate, VERSION_NAMES } from '../../resolvers/stacks/template/index';
 import { expectTemplateError, fixture, hot } from './template-support';
 
+// Inline, not a fixture file: Biome checks the YAML fixtures and this one is broken on purpose.
+const BAD_YAML = `heat_template_version: 2015-10-15
+resources:
+  a:
+    type: OS::Heat::None
+    properties:
+      value: [1, 2
+  b: {type: OS::Heat::None}
+`;
+
 const BOOT = '#!/bin/sh\necho "password=$DB_PASSWORD size=$SIZE" > /etc/app.conf\n';
 
 describe('HOT parsing and sections', () => {
@@ -107,7 +117,7 @@ describe('HOT parsing and sections', () => {
   });
 
   it('reports invalid YAML with line and column', async () => {
-    const err = await expectTemplateError(parseTemplate(fixture('bad-yaml.yaml')), {
+    const err = await expectTemplateError(parseTemplate(BAD_YAML), {
       kind: 'SYNTAX',
       path: '',
       message: /invalid YAML/,
