@@ -1,10 +1,10 @@
-import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, eq, isNull, lt, notInArray, or, sql } from 'drizzle-orm';
 import { baremetalNodes } from '../../db/tables';
 import type { PowerState } from '../../drivers/baremetal';
 import type { Runtime } from '../runtime';
 import { publishNodeEvent } from './events';
 import { bmcOf } from './service';
-import type { NodeRow } from './states';
+import { type NodeRow, TRANSITIONAL } from './states';
 
 /**
  * Ironic's periodic power-state sync: every interval, read the power state of each node not
@@ -23,6 +23,11 @@ export interface SyncRound {
   maintenance: number;
 }
 
+/** Ironic's SYNC_EXCLUDED_STATES: credentials not verified yet, or a job's wait. */
+const SYNC_EXCLUDED = ['enroll', 'verifying', ...TRANSITIONAL] as const;
+
+const SYNC_ERROR = 'power-state sync failed';
+
 /** The lease outlives any bounded ipmitool run; a crashed process's lease simply expires. */
 const LEASE_SECONDS = 120;
 
@@ -39,6 +44,7 @@ export async function syncPowerStates(rt: Runtime): Promise<SyncRound> {
         and(
           eq(baremetalNodes.maintenance, false),
           isNull(baremetalNodes.reservation),
+          notInArray(baremetalNodes.provisionState, [...SYNC_EXCLUDED]),
           or(isNull(baremetalNodes.syncLeaseUntil), lt(baremetalNodes.syncLeaseUntil, sql`now()`)),
         ),
       )
@@ -96,12 +102,16 @@ async function recordRead(
     let maintenance = false;
     if (!node.maintenance && !node.reservation) {
       if (state) {
-        if (node.powerState !== state || node.syncFailures > 0) {
+        if (
+          node.powerState !== state ||
+          node.syncFailures > 0 ||
+          node.lastError?.startsWith(SYNC_ERROR)
+        ) {
           set = {
             ...base,
             powerState: state,
             syncFailures: 0,
-            lastError: node.syncFailures > 0 ? null : node.lastError,
+            lastError: node.lastError?.startsWith(SYNC_ERROR) ? null : node.lastError,
           };
         }
       } else {
@@ -111,7 +121,7 @@ async function recordRead(
           ...base,
           powerState: 'unknown',
           syncFailures: failures,
-          lastError: `power-state sync failed: ${error}`,
+          lastError: `${SYNC_ERROR}: ${error}`,
           ...(maintenance
             ? {
                 maintenance: true,

@@ -83,7 +83,7 @@ let counter = 0;
 
 /** A valid enroll input, with `bmc` overrides. */
 export function enrollInput(
-  bmc: Record<string, unknown> = {},
+  bmc: object = {},
   extra: Record<string, unknown> = {},
 ): Record<string, unknown> {
   counter++;

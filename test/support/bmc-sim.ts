@@ -58,6 +58,8 @@ export interface BmcSim {
   waitForConsole(pattern: RegExp, timeoutMs: number): Promise<void>;
   /** SIGKILLs the BMC (ipmi_sim) only, as a BMC that dies; the VM keeps running. */
   killBmc(): Promise<void>;
+  /** Starts the BMC again (same port, users, chassis) after `killBmc`; the VM is untouched. */
+  restartBmc(): Promise<void>;
   /** Kills the VM and the BMC and waits until both are gone. */
   stop(): Promise<void>;
 }
@@ -106,7 +108,9 @@ export class BmcLab {
     bmc.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       stderr += chunk;
     });
-    const sim = makeSim(name, port, username, password, stateDir, bmc);
+    const respawn = () =>
+      spawn('ipmi_sim', ['-c', conf, '-f', emu, '-s', stateDir, '-n'], { stdio: 'ignore' });
+    const sim = makeSim(name, port, username, password, stateDir, bmc, respawn);
     this.sims.push(sim);
     await waitUntil(
       () => udpListening(port) || exited(bmc),
@@ -135,8 +139,10 @@ function makeSim(
   username: string,
   password: string,
   stateDir: string,
-  bmc: ChildProcess,
+  firstBmc: ChildProcess,
+  respawn: () => ChildProcess,
 ): BmcSim {
+  let bmc = firstBmc;
   const readConsole = () => {
     try {
       return readFileSync(path.join(stateDir, 'console.log'), 'utf8').replace(/\r/g, '');
@@ -183,6 +189,16 @@ function makeSim(
         () => `console of ${name} never matched ${pattern}:\n${readConsole().slice(-2000)}`,
       ),
     killBmc,
+    async restartBmc() {
+      await killBmc();
+      bmc = respawn();
+      await waitUntil(
+        () => udpListening(port) || exited(bmc),
+        10_000,
+        () => `ipmi_sim did not listen again on 127.0.0.1:${port}`,
+      );
+      if (exited(bmc)) throw new Error(`ipmi_sim ${name} exited at restart`);
+    },
     async stop() {
       await killBmc();
       // The VM is a daemonized QEMU (not our child): kill it by its pid file, and any chassis
