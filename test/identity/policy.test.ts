@@ -68,6 +68,7 @@ const QUERY_FIELDS: Array<[string, string, Action]> = [
   ['securityGroups', 'securityGroups { totalCount }', 'network:list'],
   ['routers', 'routers { totalCount }', 'network:list'],
   ['floatingIps', 'floatingIps { totalCount }', 'network:list'],
+  ['baremetalNodes', 'baremetalNodes { totalCount }', 'baremetal:list_nodes'],
 ];
 
 describe('one query under each role, field by field against the policy table', () => {
@@ -430,6 +431,45 @@ const MUTATIONS: Array<[string, Action, string, Record<string, Json>]> = [
     { containerId: gid('Container'), objectName: 'x' },
   ],
 ];
+MUTATIONS.push(
+  [
+    'enrollNode',
+    'baremetal:manage_nodes',
+    'EnrollNodeInput!',
+    {
+      name: 'x',
+      bmc: { address: '127.0.0.1', username: 'u', password: 'p' },
+      properties: { cpus: 1, memoryMb: 1, localGb: 1, cpuArch: 'x86_64' },
+      resourceClass: 'bad class',
+    },
+  ],
+  ['updateNode', 'baremetal:manage_nodes', 'UpdateNodeInput!', { id: gid('BaremetalNode') }],
+  ['deleteNode', 'baremetal:manage_nodes', 'NodeIdInput!', { id: gid('BaremetalNode') }],
+  [
+    'setNodeMaintenance',
+    'baremetal:manage_nodes',
+    'SetNodeMaintenanceInput!',
+    { id: gid('BaremetalNode'), on: true },
+  ],
+  [
+    'setNodeProvisionState',
+    'baremetal:provision_nodes',
+    'SetNodeProvisionStateInput!',
+    { id: gid('BaremetalNode'), target: 'MANAGE' },
+  ],
+  [
+    'setNodePower',
+    'baremetal:power_nodes',
+    'SetNodePowerInput!',
+    { id: gid('BaremetalNode'), target: 'POWER_ON' },
+  ],
+  [
+    'setNodeBootDevice',
+    'baremetal:power_nodes',
+    'SetNodeBootDeviceInput!',
+    { id: gid('BaremetalNode'), device: 'PXE' },
+  ],
+);
 const DELETES: Array<[string, Action, string]> = [
   ['deleteDomain', 'identity:delete_domain', 'Domain'],
   ['deleteProject', 'identity:delete_project', 'Project'],
