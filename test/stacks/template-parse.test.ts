@@ -12,6 +12,12 @@ resources:
   b: {type: OS::Heat::None}
 `;
 
+const ATTRIBUTES: Record<string, unknown> = {
+  'floating_ip/floating_ip_address': '203.0.113.7',
+  'server/networks': { web: ['10.10.0.5'] },
+  'server/show': { status: 'ACTIVE' },
+};
+
 const BOOT = '#!/bin/sh\necho "password=$DB_PASSWORD size=$SIZE" > /etc/app.conf\n';
 
 describe('HOT parsing and sections', () => {
@@ -78,12 +84,7 @@ describe('HOT parsing and sections', () => {
 
     const outputs = t.resolveOutputs({
       getResource: (n) => `${n}-id`,
-      getAttr: (n, a) =>
-        ({
-          'floating_ip/floating_ip_address': '203.0.113.7',
-          'server/networks': { web: ['10.10.0.5'] },
-          'server/show': { status: 'ACTIVE' },
-        })[`${n}/${a}`],
+      getAttr: (n, a) => ATTRIBUTES[`${n}/${a}`],
     });
     expect(outputs).toEqual({
       url: { value: 'http://203.0.113.7:80/index.html' },
