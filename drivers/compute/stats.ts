@@ -82,7 +82,11 @@ export function diskStatsOf(
   }
   for (const volume of volumes) {
     const id = volumeNames(volume.volumeId).deviceId;
-    const entry = entries.find((e) => e.qdev === id || (e.qdev ?? '').includes(`/${id}/`));
+    // qdev is the device id or its QOM path (/machine/peripheral/<id>/virtio-backend).
+    const entry = entries.find((e) => {
+      const q = e.qdev ?? '';
+      return q === id || q.startsWith(`${id}/`) || q.includes(`/${id}/`) || q.endsWith(`/${id}`);
+    });
     const name = next();
     if (entry) out.push(toStats(name, entry));
   }
