@@ -1,0 +1,217 @@
+/**
+ * Power-state sync of N simulated BMCs per round (issue #8): through the service
+ * (resolvers/baremetal/power-sync.ts: lease the nodes in PostgreSQL, read each BMC through the
+ * ipmi driver, write each read under its row lock) against the driver alone (the same reads,
+ * same concurrency, no database), interleaved in one run, alternating which goes first.
+ *
+ *   npx tsx bench/baremetal-sync.ts   # BM_SYNC_NODES (50), BM_SYNC_ROUNDS (5), BM_SYNC_CONCURRENCY (16)
+ *
+ * Nodes are enrolled and managed through the API first (verify runs ipmitool against each).
+ * Prints per-round medians, the ratio, and CPU per round of this process (Stratus + PostgreSQL
+ * client work), its ipmitool children and the ipmi_sim processes.
+ */
+
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { IpmiBaremetalDriver } from '../drivers/baremetal/index';
+import { syncPowerStates } from '../resolvers/baremetal/power-sync';
+import { loadConfig } from '../server/config';
+import { BmcLab, type BmcSim, bmcSimSkipReason } from '../test/support/bmc-sim';
+import { BUILD_GUEST, GUEST_DIR } from '../test/support/host-tools';
+import {
+  fmt,
+  machineLine,
+  printTable,
+  runMain,
+  startBenchStratus,
+  startDatabase,
+  summarize,
+} from './support';
+
+const NODES = Number(process.env.BM_SYNC_NODES ?? 50);
+const ROUNDS = Number(process.env.BM_SYNC_ROUNDS ?? 5);
+const CONCURRENCY = Number(process.env.BM_SYNC_CONCURRENCY ?? 16);
+
+function cpuOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+function selfCpu(): { self: number; children: number } {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+  return {
+    self: (Number(fields[11]) + Number(fields[12])) / 100,
+    children: (Number(fields[13]) + Number(fields[14])) / 100,
+  };
+}
+
+const ENROLL = `mutation($input: EnrollNodeInput!) { enrollNode(input: $input) { __typename ... on EnrollNodeSuccess { node { id } } ... on Error { message } } }`;
+const MANAGE = `mutation($id: ID!) { setNodeProvisionState(input: { id: $id, target: MANAGE }) { __typename ... on Error { message } } }`;
+
+async function main(): Promise<void> {
+  const skip = bmcSimSkipReason();
+  if (skip) {
+    console.log(`baremetal-sync: skipped (${skip})`);
+    return;
+  }
+  execFileSync(BUILD_GUEST, [GUEST_DIR], { stdio: 'ignore' });
+  const db = await startDatabase();
+  const lab = new BmcLab();
+  const base = loadConfig({});
+  const bench = await startBenchStratus(db.url, {
+    compute: { ...base.compute, driver: 'none' },
+    network: { ...base.network, driver: 'none' },
+    volume: { ...base.volume, driver: 'none' },
+    baremetal: {
+      ...base.baremetal,
+      credentialKey: randomBytes(32).toString('base64'),
+      automatedClean: false,
+      // The periodic loop stays out of the way; rounds are run by hand below.
+      syncIntervalMs: 3_600_000,
+      syncConcurrency: CONCURRENCY,
+    },
+  });
+  try {
+    const sims: BmcSim[] = [];
+    for (let i = 0; i < NODES; i += 10) {
+      sims.push(
+        ...(await Promise.all(Array.from({ length: Math.min(10, NODES - i) }, () => lab.start()))),
+      );
+    }
+    const token = await bench.adminLogin();
+    const ids: string[] = [];
+    for (const [i, sim] of sims.entries()) {
+      const bmc = sim.spec();
+      const data = await bench.ok(
+        ENROLL,
+        {
+          input: {
+            name: `bench-${i}`,
+            bmc: {
+              address: bmc.address,
+              port: bmc.port,
+              username: bmc.username,
+              password: bmc.password,
+            },
+            properties: { cpus: 1, memoryMb: 256, localGb: 1, cpuArch: 'x86_64' },
+            resourceClass: 'bench',
+          },
+        },
+        token,
+      );
+      if (data.enrollNode.__typename !== 'EnrollNodeSuccess') throw new Error(JSON.stringify(data));
+      ids.push(data.enrollNode.node.id);
+    }
+    for (const id of ids) await bench.ok(MANAGE, { id }, token);
+    const deadline = Date.now() + 600_000;
+    for (;;) {
+      const n = await bench.ok(
+        `{ baremetalNodes(filter: { provisionState: MANAGEABLE }) { totalCount } }`,
+        {},
+        token,
+      );
+      if (n.baremetalNodes.totalCount === NODES) break;
+      if (Date.now() > deadline) throw new Error('nodes never all became manageable');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const rt = bench.stratus.runtime;
+    const driver = rt.baremetal!.driver as IpmiBaremetalDriver;
+    const simPids = lab
+      .leftovers()
+      .filter((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'ipmi_sim');
+    const driverAlone = async () => {
+      let next = 0;
+      const worker = async () => {
+        while (next < sims.length) {
+          const state = await driver.powerState(sims[next++].spec());
+          if (state !== 'power off') throw new Error(`unexpected ${state}`);
+        }
+      };
+      await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    };
+    const service = async () => {
+      const round = await syncPowerStates(rt);
+      if (round.nodes !== NODES || round.failures > 0) throw new Error(JSON.stringify(round));
+    };
+    const samples = { service: [] as number[], driver: [] as number[] };
+    const cpu = {
+      service: { self: 0, children: 0, sims: 0 },
+      driver: { self: 0, children: 0, sims: 0 },
+    };
+    const measure = async (kind: 'service' | 'driver', fn: () => Promise<void>) => {
+      const before = selfCpu();
+      const simsBefore = simPids.reduce((s, p) => s + cpuOf(p), 0);
+      const t0 = performance.now();
+      await fn();
+      samples[kind].push(performance.now() - t0);
+      const after = selfCpu();
+      cpu[kind].self += after.self - before.self;
+      cpu[kind].children += after.children - before.children;
+      cpu[kind].sims += simPids.reduce((s, p) => s + cpuOf(p), 0) - simsBefore;
+    };
+    await service();
+    await driverAlone();
+    for (let round = 0; round < ROUNDS; round++) {
+      if (round % 2 === 0) {
+        await measure('service', service);
+        await measure('driver', driverAlone);
+      } else {
+        await measure('driver', driverAlone);
+        await measure('service', service);
+      }
+    }
+    const s = summarize(samples.service);
+    const d = summarize(samples.driver);
+    const per = (seconds: number) => fmt((seconds / ROUNDS) * 1000);
+    console.log(machineLine(db.source));
+    printTable(
+      `power-state sync of ${NODES} simulated BMCs, ${CONCURRENCY} at a time, ${ROUNDS} rounds each`,
+      [
+        [
+          'path',
+          'median ms/round',
+          'p90 ms',
+          'ms per BMC',
+          'CPU self ms',
+          'CPU ipmitool ms',
+          'CPU ipmi_sim ms',
+        ],
+        [
+          'service (syncPowerStates)',
+          fmt(s.p50),
+          fmt(s.p90),
+          fmt(s.p50 / NODES, 1),
+          per(cpu.service.self),
+          per(cpu.service.children),
+          per(cpu.service.sims),
+        ],
+        [
+          'driver alone',
+          fmt(d.p50),
+          fmt(d.p90),
+          fmt(d.p50 / NODES, 1),
+          per(cpu.driver.self),
+          per(cpu.driver.children),
+          per(cpu.driver.sims),
+        ],
+      ],
+    );
+    console.log(
+      `service vs driver alone: ${fmt(((s.p50 - d.p50) / d.p50) * 100, 1)} % (ratio of medians)`,
+    );
+  } finally {
+    await bench.stop();
+    await lab.stopAll();
+    await db.stop();
+    const left = lab.leftovers();
+    if (left.length > 0) console.log(`WARNING: processes left: ${left.join(', ')}`);
+  }
+}
+
+runMain(main);
