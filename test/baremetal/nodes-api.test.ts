@@ -202,6 +202,59 @@ describe('enroll', () => {
   });
 });
 
+describe('update', () => {
+  const UPDATE = `mutation($input: UpdateNodeInput!) { updateNode(input: $input) {
+    __typename ... on Error { message } ... on InvalidInputError { field } ... on NameTakenError { field }
+    ... on UpdateNodeSuccess { node { ${NODE_FIELDS} } } } }`;
+
+  it('renames, moves the BMC and reseals a new password; bad fields are named, nothing changes', async () => {
+    const a = await enroll(s, enrollInput());
+    const b = await enroll(s, enrollInput());
+    const sealed = async () =>
+      (
+        await query<{ s: string }>(
+          s,
+          'select bmc_password_sealed as s from baremetal_nodes where id = $1',
+          [rawId(a.id)],
+        )
+      )[0].s;
+    const before = await sealed();
+    const ok = await s.ok(
+      UPDATE,
+      {
+        input: {
+          id: a.id,
+          name: 'renamed',
+          bmc: { port: 6230, password: 'New-Secret-1' },
+          properties: { cpus: 8 },
+        },
+      },
+      s.adminToken,
+    );
+    expect(ok.updateNode.node).toMatchObject({
+      name: 'renamed',
+      bmc: { port: 6230, passwordSet: true },
+      properties: { cpus: 8, memoryMb: 8192 },
+    });
+    const after = await sealed();
+    expect(after).not.toBe(before);
+    expect(new CredentialBox(Buffer.from(CREDENTIAL_KEY, 'base64')).open(after)).toBe(
+      'New-Secret-1',
+    );
+    for (const [input, field] of [
+      [{ id: a.id, name: b.name }, 'input.name'],
+      [{ id: a.id, bmc: { port: 0 } }, 'input.bmc.port'],
+      [{ id: a.id, bmc: { address: '' } }, 'input.bmc.address'],
+      [{ id: a.id, resourceClass: '' }, 'input.resourceClass'],
+    ] as const) {
+      const bad = await s.ok(UPDATE, { input }, s.adminToken);
+      expect(bad.updateNode.field, JSON.stringify(bad)).toBe(field);
+    }
+    expect(await sealed()).toBe(after);
+    expect((await getNode(s, a.id)).name).toBe('renamed');
+  });
+});
+
 describe('provision states', () => {
   it('refuses a verb not valid in the current state with NodeStateError, changing nothing', async () => {
     const node = await enroll(s, enrollInput());
