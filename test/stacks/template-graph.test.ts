@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseTemplate } from '../../resolvers/stacks/template/index';
-import { bigTemplate, expectTemplateError, fixture, hot } from './template-support';
+import { bigTemplate } from './template-generate';
+import { expectTemplateError, fixture, hot } from './template-support';
 
 describe('dependency graph', () => {
   it('names the cycle and where it starts', async () => {

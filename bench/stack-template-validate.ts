@@ -1,0 +1,56 @@
+/**
+ * HOT template validation: parse + validate (sections, parameters, every function's static
+ * check, references, dependency graph) of generated templates of 10, 100 and 1,000 resources,
+ * and evaluating every resource's properties. Pure CPU: no database, no server.
+ *
+ *   npx tsx bench/stack-template-validate.ts
+ *
+ * Env: TEMPLATE_RUNS (21): timed runs per size after 3 warm-up runs; the median is reported.
+ */
+import { parseTemplate } from '../resolvers/stacks/template/index';
+import { bigTemplate } from '../test/stacks/template-generate';
+import { fmt, machineLine, printTable, runMain, summarize } from './support';
+
+const RUNS = Number(process.env.TEMPLATE_RUNS ?? 21);
+const SIZES = [10, 100, 1000];
+const HOOKS = {
+  getResource: (n: string) => `${n}-id`,
+  getAttr: () => [{ ip_address: '10.0.0.9' }],
+};
+
+async function time(fn: () => Promise<unknown> | unknown): Promise<number[]> {
+  for (let i = 0; i < 3; i++) await fn();
+  const samples: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const start = process.hrtime.bigint();
+    await fn();
+    samples.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  return samples;
+}
+
+runMain(async () => {
+  console.log(machineLine('not used (pure CPU)'));
+  const rows: Array<Array<string | number>> = [
+    ['resources', 'template bytes', 'parse+validate p50', 'p90', 'per resource', 'resolve all p50'],
+  ];
+  for (const n of SIZES) {
+    const text = bigTemplate(n);
+    const validate = summarize(await time(() => parseTemplate(text)));
+    const t = await parseTemplate(text);
+    const resolve = summarize(
+      await time(() => {
+        for (const name of Object.keys(t.resources)) t.resolveProperties(name, HOOKS);
+      }),
+    );
+    rows.push([
+      n,
+      fmt(Buffer.byteLength(text)),
+      `${fmt(validate.p50, 2)} ms`,
+      `${fmt(validate.p90, 2)} ms`,
+      `${fmt((validate.p50 * 1000) / n, 1)} µs`,
+      `${fmt(resolve.p50, 2)} ms`,
+    ]);
+  }
+  printTable(`HOT template validation (median of ${RUNS} runs)`, rows);
+});
