@@ -176,3 +176,34 @@ describe('NOTIFY payloads', () => {
     expect(payloads.flatMap(decodeSamples)).toEqual(samples);
   });
 });
+
+describe('the pollers on their own timer', () => {
+  it('deliver samples every interval with nobody calling them', async () => {
+    const timed = await startTestStratus({ metering: { intervalMs: 300 } });
+    try {
+      const f = await flavor(timed, { vcpus: 1, ramMib: 64, rootDiskGib: 1 });
+      const image = await uploadImage(
+        timed,
+        timed.adminToken,
+        { name: 'timed-disk', diskFormat: 'raw', visibility: 'public' },
+        emptyDisk(),
+      );
+      const member = await new Seed(timed).member('member');
+      const id = await activeServer(timed, member.token!, {
+        name: 't',
+        imageId: image,
+        flavorId: f,
+      });
+      const sub = timed.subscribe(
+        SUB,
+        { type: 'server', ids: [id], meters: ['cpu_util'] },
+        member.token,
+      );
+      const values = await sub.waitFor(2, 30_000);
+      expect(values[1].data.metrics).toMatchObject({ meter: 'cpu_util', resourceId: rawId(id) });
+      sub.close();
+    } finally {
+      await timed.stop();
+    }
+  });
+});
