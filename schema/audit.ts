@@ -84,8 +84,11 @@ builder.queryFields((t) => ({
 
 /** What a mutation's outcome is called in the log: its payload's typename, or an error code. */
 function outcomeName(field: GraphQLField<unknown, unknown>, value: unknown): string {
+  // Pothos returns expected errors as proxies of a copy, where instanceof may not hold.
+  const e = value as { code?: unknown; name?: unknown } | null;
   if (value instanceof StratusError) return value.code;
-  if (value instanceof Error) return 'INTERNAL_SERVER_ERROR';
+  if (e && typeof e.code === 'string' && typeof e.name === 'string' && e.name.endsWith('Error'))
+    return e.code;
   const type = getNamedType(field.type);
   if (isUnionType(type)) {
     const success = type.getTypes().find((t) => t.name.endsWith('Success'));
