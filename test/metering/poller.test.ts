@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { querySeries } from '../../resolvers/metering/series';
@@ -197,6 +198,41 @@ describe('database-derived meters', () => {
     const allocated = await latest('volume.allocated', 'volume', volumeId);
     expect(allocated).toBeGreaterThan(0);
     expect(allocated).toBeLessThan(1024 ** 3);
+  });
+
+  it('a volume whose data cannot be read gets a gap for volume.allocated, with the reason', async () => {
+    const member = await seed.member('member');
+    const data = await s.ok(
+      `mutation { createVolume(input: { name: "lost", sizeGib: 1 }) {
+        __typename ... on CreateVolumeSuccess { started { volume { id } } } } }`,
+      {},
+      member.token!,
+    );
+    const volumeId = rawId(data.createVolume.started.volume.id);
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await s.stratus.runtime.pool.query(
+        'select status from volumes where id = $1',
+        [volumeId],
+      );
+      if (rows[0]?.status === 'available') break;
+      await sleep(100);
+    }
+    // The backend loses the data behind Stratus's back.
+    const { path } = await s.stratus.runtime.volume!.driver.connectionInfo(volumeId);
+    await fs.rm(path);
+    await pollAll();
+    // One gap per pollers instance of this test process (each runs the volume backend's poller).
+    const gaps = await gapsOf('volume', volumeId);
+    expect(gaps).toHaveLength(pollers.length);
+    for (const g of gaps) {
+      expect(g).toEqual({
+        meter: 'volume.allocated',
+        reason: expect.stringMatching(/reading the volume's usage failed: .+/),
+      });
+    }
+    expect(await latest('volume.allocated', 'volume', volumeId)).toBeUndefined();
+    // Its size still comes from the database.
+    expect(await latest('volume.size', 'volume', volumeId)).toBe(1);
   });
 
   it('only the process holding the advisory lock polls them, and another takes over', async () => {
