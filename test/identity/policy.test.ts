@@ -68,6 +68,8 @@ const QUERY_FIELDS: Array<[string, string, Action]> = [
   ['securityGroups', 'securityGroups { totalCount }', 'network:list'],
   ['routers', 'routers { totalCount }', 'network:list'],
   ['floatingIps', 'floatingIps { totalCount }', 'network:list'],
+  ['alarms', 'alarms { totalCount }', 'alarm:list'],
+  ['auditEvents', 'auditEvents { totalCount }', 'audit:list'],
   ['baremetalNodes', 'baremetalNodes { totalCount }', 'baremetal:list_nodes'],
 ];
 
@@ -469,6 +471,25 @@ MUTATIONS.push(
     'SetNodeBootDeviceInput!',
     { id: gid('BaremetalNode'), device: 'PXE' },
   ],
+);
+MUTATIONS.push(
+  [
+    'createAlarm',
+    'alarm:manage',
+    'CreateAlarmInput!',
+    {
+      name: 'a',
+      meter: 'project.vcpus',
+      resourceType: 'project',
+      resourceIds: [randomUUID()],
+      comparison: 'GT',
+      threshold: 1,
+      aggregation: 'MEAN',
+      granularity: 10,
+    },
+  ],
+  ['updateAlarm', 'alarm:manage', 'UpdateAlarmInput!', { id: gid('Alarm') }],
+  ['deleteAlarm', 'alarm:manage', 'AlarmIdInput!', { id: gid('Alarm') }],
 );
 const DELETES: Array<[string, Action, string]> = [
   ['deleteDomain', 'identity:delete_domain', 'Domain'],
