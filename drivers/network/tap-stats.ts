@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import { tapName } from './ovs/names';
 
 /** A network device's kernel counters (/sys/class/net/<dev>/statistics), as the HOST sees them. */
 export interface DeviceCounters {
@@ -44,4 +45,12 @@ export async function readTapAsGuest(tapName: string, sysRoot?: string) {
     incomingPackets: c.txPackets,
     outgoingPackets: c.rxPackets,
   };
+}
+
+/**
+ * A port's counters from its guest's side, by the tap name the OVS driver gives the port
+ * (for a port that is plugged on this host; ENOENT otherwise).
+ */
+export async function readPortCounters(portId: string, sysRoot?: string) {
+  return readTapAsGuest(tapName(portId), sysRoot);
 }

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadComputeDriver } from '../../drivers/compute/index';
+import { readPortCounters } from '../../drivers/network/tap-stats';
 import { type ComputeConfig, loadConfig, type NetworkConfig } from '../../server/config';
 import { MeteringPollers } from '../../workers/metering/pollers';
 import { ovsSkipReason, testBridge } from '../network/driver-ovs-support';
@@ -144,6 +145,11 @@ describe.skipIf(skipReason !== null)(title, () => {
     await pollUntil(
       async () => (await latest('network.incoming.packets', 'port', port)) > 0,
       'incoming packets on the port',
+    );
+    // The port's tap on the host (OVS naming), read now, is at least what was stored.
+    const now = await readPortCounters(port);
+    expect(now.outgoingPackets).toBeGreaterThanOrEqual(
+      await latest('network.outgoing.packets', 'port', port),
     );
     // The server's figures are the sum of its one port's.
     expect(await latest('network.outgoing.packets', 'server', server)).toBeGreaterThan(0);
