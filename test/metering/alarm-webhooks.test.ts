@@ -62,10 +62,12 @@ describe('webhook allow-list', () => {
   });
 
   it('checks the resolved address at send time: a name that resolves to loopback is refused', async () => {
-    // `vm` passes the write-time check (a plain name) but resolves to 127.0.0.1 here.
-    const job = { alarmId: 'a1', url: `http://vm:${port}/named`, body: '{"n":1}' };
-    await deliverWebhook(config([]), 'secret', job, log);
+    // A name is not checked when the alarm is written (only `localhost` itself is); at send time
+    // its addresses are: `localhost` resolves to loopback everywhere.
+    const named = { alarmId: 'a1', url: `http://localhost:${port}/named`, body: '{"n":1}' };
+    await deliverWebhook(config([]), 'secret', named, log);
     expect(receiver.attempts).toBe(0);
+    const job = { ...named, url: `http://127.0.0.1:${port}/named` };
     await deliverWebhook(config(['127.0.0.0/8']), 'secret', job, log);
     const [d] = await receiver.waitFor((x) => x.length === 1);
     expect(d.path).toBe('/named');
