@@ -117,6 +117,24 @@ describe('HOT parsing and sections', () => {
     expect(t.resolveProperties('r')).toEqual({ v: 4 });
   });
 
+  it('reads YAML as Heat (PyYAML 1.1 without timestamps) does', async () => {
+    const t = await parseTemplate(
+      hot(
+        '2016-10-14',
+        'resources:\n  r:\n    type: T\n    properties: {a: yes, b: Off, c: y, d: 0755, e: 2016-10-14, f: "on", g: [1, 2.5]}\n',
+      ),
+    );
+    expect(t.resolveProperties('r')).toEqual({
+      a: true,
+      b: false,
+      c: 'y',
+      d: 493,
+      e: '2016-10-14',
+      f: 'on',
+      g: [1, 2.5],
+    });
+  });
+
   it('reports invalid YAML with line and column', async () => {
     const err = await expectTemplateError(parseTemplate(BAD_YAML), {
       kind: 'SYNTAX',

@@ -92,7 +92,8 @@ export function parseParameterSchemas(
         parseConstraint(c, type, version.constraintKinds, [...path, 'constraints', i]),
       );
     }
-    const hasDefault = 'default' in raw && raw.default !== undefined;
+    // `default:` left empty is no default, as in Heat.
+    const hasDefault = raw.default !== undefined && raw.default !== null;
     const schema: ParameterSchema = {
       name,
       type,

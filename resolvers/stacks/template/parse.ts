@@ -1,4 +1,14 @@
-import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import {
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  type ScalarTag,
+  type Tags,
+} from 'yaml';
 import { formatPath, type Path, TemplateError } from './errors';
 
 export interface SourcePosition {
@@ -15,16 +25,40 @@ export interface ParsedSource {
 /** Heat's max_template_size default (bytes). */
 export const MAX_TEMPLATE_SIZE = 524_288;
 
-/**
- * Parses a YAML or JSON document (JSON is YAML 1.2) keeping where each value starts. YAML 1.2
- * core schema: `2016-10-14` stays a string (Heat's loader also drops the timestamp type).
- */
+const TIMESTAMP = 'tag:yaml.org,2002:timestamp';
+const BOOL = 'tag:yaml.org,2002:bool';
+
+/** PyYAML's booleans: YAML 1.1's without y/Y/n/N, which PyYAML reads as strings. */
+const PYYAML_BOOLS: ScalarTag[] = [
+  { tag: BOOL, default: true, test: /^(?:[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)$/, resolve: () => true },
+  {
+    tag: BOOL,
+    default: true,
+    test: /^(?:[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/,
+    resolve: () => false,
+  },
+];
+
+function pyyamlTags(tags: Tags): Tags {
+  const kept = tags.filter((t) => typeof t === 'string' || (t.tag !== TIMESTAMP && t.tag !== BOOL));
+  return [...PYYAML_BOOLS, ...kept];
+}
+
+/** Parses a YAML or JSON document keeping where each value starts. */
 export function parseSource(text: string, what = 'template'): ParsedSource {
   if (Buffer.byteLength(text) > MAX_TEMPLATE_SIZE) {
     throw new TemplateError('SYNTAX', '', `the ${what} is larger than ${MAX_TEMPLATE_SIZE} bytes`);
   }
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, {
+    lineCounter,
+    prettyErrors: false,
+    uniqueKeys: true,
+    // PyYAML's YAML 1.1, as Heat reads templates (yes/no/on/off are booleans, 0755 is octal),
+    // without timestamps: Heat's loader drops them, so 2016-10-14 stays a string.
+    version: '1.1',
+    customTags: pyyamlTags,
+  });
   const first = doc.errors[0];
   if (first) {
     const pos = lineCounter.linePos(first.pos[0]);
