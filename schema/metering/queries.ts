@@ -19,6 +19,7 @@ import {
 builder.queryFields((t) => ({
   meters: t.field({
     type: [Meter],
+    nullable: true,
     description: 'The meter catalog, optionally for one resource type',
     authScopes: { policy: 'metric:list_meters' },
     args: { resourceType: t.arg({ type: MeteredResourceType }) },
@@ -26,12 +27,14 @@ builder.queryFields((t) => ({
   }),
   archivePolicies: t.field({
     type: [ArchivePolicyRef],
+    nullable: true,
     description: 'Archive policies: how long samples and each rollup level are kept',
     authScopes: { policy: 'metric:list_meters' },
     resolve: () => allPolicies(),
   }),
   metricsAggregate: t.field({
     type: [MetricGroupRef],
+    nullable: true,
     description:
       "One meter across the resources of your project (admins: `projectId`, or all projects), optionally grouped by the servers' flavor or host",
     authScopes: { policy: 'metric:aggregate' },
@@ -50,6 +53,7 @@ builder.queryFields((t) => ({
   }),
   usageReport: t.field({
     type: UsageReportRef,
+    nullable: true,
     description:
       "A project's usage over a period: server vCPU/RAM/disk hours (Nova's simple tenant usage), volume and object GiB-hours",
     authScopes: { policy: 'metric:usage_report' },

@@ -71,6 +71,18 @@ const QUERY_FIELDS: Array<[string, string, Action]> = [
   ['alarms', 'alarms { totalCount }', 'alarm:list'],
   ['auditEvents', 'auditEvents { totalCount }', 'audit:list'],
   ['baremetalNodes', 'baremetalNodes { totalCount }', 'baremetal:list_nodes'],
+  ['meters', 'meters { name }', 'metric:list_meters'],
+  ['archivePolicies', 'archivePolicies { name }', 'metric:list_meters'],
+  [
+    'metricsAggregate',
+    'metricsAggregate(meter: "cpu_util", resourceType: SERVER, projectId: $p) { key }',
+    'metric:aggregate',
+  ],
+  [
+    'usageReport',
+    'usageReport(projectId: $p, from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z") { vcpuHours }',
+    'metric:usage_report',
+  ],
 ];
 
 describe('one query under each role, field by field against the policy table', () => {
