@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { encodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { querySeries } from '../../resolvers/metering/series';
 import { MeteringPollers } from '../../workers/metering/pollers';
@@ -139,6 +140,15 @@ describe('compute poller (fake driver)', () => {
     );
     for (const g of gaps) expect(g.reason).toMatch(/reading the server's counters failed: .*/);
     expect(gaps[0].reason).toContain(id);
+    // The API shows the gap with its reason on the server's series.
+    const data = await s.ok(
+      `query($id: ID!) { node(id: $id) { ... on Server {
+        metrics(meter: "cpu") { points { value } gaps { reason } } } } }`,
+      { id: encodeGlobalID('Server', id) },
+      member.token!,
+    );
+    expect(data.node.metrics.points).toEqual([]);
+    expect(data.node.metrics.gaps).toEqual([{ reason: gaps[0].reason }]);
     // What the database knows is still recorded.
     expect(await latest('vcpus', 'server', id)).toBe(2);
     expect(await latest('cpu', 'server', id)).toBeUndefined();

@@ -1,7 +1,6 @@
 import fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadComputeDriver } from '../../drivers/compute/index';
-import { querySeries } from '../../resolvers/metering/series';
 import { type ComputeConfig, loadConfig } from '../../server/config';
 import { MeteringPollers } from '../../workers/metering/pollers';
 import {
@@ -142,7 +141,7 @@ describe.skipIf(skipReason !== null)(title, () => {
     expect(await latest('disk.device.read.bytes', 'server_disk', `${id}/vda`)).toBeGreaterThan(0);
   }, 300_000);
 
-  it('once busy, cpu_util rises in a live subscription and in the stored series', async () => {
+  it('once busy, cpu_util rises in a live subscription and in the stored series (Server.metrics)', async () => {
     const id = rawId(serverId);
     live = s.subscribe(
       `subscription($ids: [String!]!) { metrics(resourceType: "server", resourceIds: $ids,
@@ -166,16 +165,20 @@ describe.skipIf(skipReason !== null)(title, () => {
       `a live cpu_util sample above ${busy} % (idle: ${idle})`,
     );
     for (const v of live.values) expect(v.data.metrics).toMatchObject({ resourceId: id });
+    // The stored series, through the API (Server.metrics), as the member sees it.
     const now = Date.now();
-    const points = await querySeries(s.stratus.runtime.db, {
-      meter: 'cpu_util',
-      resourceType: 'server',
-      resourceIds: [id],
-      from: new Date(now - 600_000),
-      to: new Date(now + 10_000),
-      granularity: 10,
-      aggregation: 'max',
-    });
+    const data = await s.ok(
+      `query($id: ID!, $from: DateTime!, $to: DateTime!) { node(id: $id) { ... on Server {
+        metrics(meter: "cpu_util", from: $from, to: $to, granularity: 10, aggregation: MAX) {
+          points { timestamp value } } } } }`,
+      {
+        id: serverId,
+        from: new Date(now - 600_000).toISOString(),
+        to: new Date(now + 10_000).toISOString(),
+      },
+      token,
+    );
+    const points: { value: number }[] = data.node.metrics.points;
     expect(Math.max(...points.map((p) => p.value))).toBeGreaterThan(busy);
     expect(await utilOf(id)).toBeGreaterThan(idle);
   }, 400_000);
