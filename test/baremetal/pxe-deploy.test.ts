@@ -159,7 +159,7 @@ describe.skipIf(skipReason !== null)(title, () => {
         {
           ...target,
           imageId: rawId(imageId),
-          userData: null,
+          userData: '#!/bin/sh\necho hello-from-user-data\n',
           onStage: async (stage) => {
             stages.push(stage);
             if (stage === 'wait call-back') {
@@ -184,11 +184,14 @@ describe.skipIf(skipReason !== null)(title, () => {
         /^tag:port-[0-9a-f-]+,tag:ipxe,option:bootfile-name,http:\/\/10\.\d+\.\d+\.1:\d+\/v1\/baremetal\/boot\/[\w-]+\/boot\.ipxe$/,
       );
       expect(hostWhileWaiting).toContain(`fa:16:3e:5e:00:01,set:port-${target.portIds[0]}`);
-      expect(bootDirWhileWaiting.sort()).toHaveLength(3);
+      expect(bootDirWhileWaiting).toContain('user-data');
+      expect(bootDirWhileWaiting).toHaveLength(4);
       expect(report).toMatch(/^STRATUS-GUEST-BOOT-OK stratus-guest 10\.\d+\.\d+\.\d+$/);
       // The machine booted through its NIC's iPXE ROM, into the guest, which called back.
       await sim.waitForConsole(/STRATUS-CALLBACK-OK/, 30_000);
       expect(sim.console()).toMatch(/STRATUS-GUEST-BOOT-OK/);
+      // The user data came over HTTP too, and ran as a script.
+      await sim.waitForConsole(/STRATUS-SCRIPT hello-from-user-data/, 30_000);
       // No kernel of its own and a blank disk: what booted came over the network. dnsmasq
       // acknowledged the MAC twice: iPXE's DHCP, then the booted guest's.
       const pid = sim.vmPid();
@@ -263,6 +266,7 @@ describe.skipIf(skipReason !== null)(title, () => {
       'boot.ipxe': file,
       vmlinuz: file,
       'initrd.img': file,
+      'user-data': file,
     });
     const get = (p: string) => fetch(`${s.url}/v1/baremetal/boot/${p}`);
     expect((await get(`${session.bootToken}/boot.ipxe`)).status).toBe(200);

@@ -62,6 +62,7 @@ export async function prepareBootDir(
     'boot.ipxe': path.join(dir, 'boot.ipxe'),
     vmlinuz: await cache.ensure(boot.kernel),
     'initrd.img': await cache.ensure(boot.ramdisk),
+    'user-data': path.join(dir, 'user-data'),
   };
 }
 
@@ -72,6 +73,8 @@ export interface IpxeScript {
   callbackUrl: string;
   cmdline: string | null;
   action: 'deploy' | 'wipe';
+  /** Whether `<bootUrl>/user-data` is there for the booted system. */
+  userData: boolean;
 }
 
 /** The iPXE script: kernel and initrd over HTTP, the call-back (and action) on the command line. */
@@ -82,6 +85,7 @@ export function ipxeScript(s: IpxeScript): string {
     s.cmdline ?? 'console=ttyS0',
     `stratus.callback=${s.callbackUrl}`,
     ...(s.action === 'wipe' ? ['stratus.action=wipe'] : []),
+    ...(s.userData ? [`stratus.userdata=${s.bootUrl}/user-data`] : []),
   ];
   return [
     '#!ipxe',

@@ -53,6 +53,7 @@ export class PxeNodeDeployer implements NodeDeployer {
       'deploy',
       timeoutMs,
       request.onStage,
+      request.userData,
     );
     return { report };
   }
@@ -85,8 +86,11 @@ export class PxeNodeDeployer implements NodeDeployer {
     action: Action,
     timeoutMs: number,
     onStage: (stage: string) => Promise<void> = async () => {},
+    userData: string | null = null,
   ): Promise<string> {
     const driver = this.driver(rt);
+    if (!rt.network)
+      throw new Error('no network driver on this process: DHCP cannot be configured');
     if (target.portIds.length === 0) throw new Error('the node has no ports to boot from');
     const dir = this.bootDir(target.nodeId);
     let timer: NodeJS.Timeout | undefined;
@@ -96,6 +100,7 @@ export class PxeNodeDeployer implements NodeDeployer {
       const image = await bootImageOf(rt.db, imageId);
       await fs.rm(dir, { recursive: true, force: true });
       const files = await prepareBootDir(dir, rt.objectStore, image);
+      if (userData !== null) await fs.writeFile(files['user-data'], userData, { mode: 0o640 });
       const session = this.options.sessions.open(target.nodeId, files);
       const bootUrl = `${base}/v1/baremetal/boot/${session.bootToken}`;
       await fs.writeFile(
@@ -106,6 +111,7 @@ export class PxeNodeDeployer implements NodeDeployer {
           callbackUrl: `${base}/v1/baremetal/callback/${session.callbackToken}`,
           cmdline: image.cmdline,
           action,
+          userData: userData !== null,
         }),
       );
       await onStage('configuring DHCP');

@@ -1,7 +1,7 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import { networks, ports, subnets } from '../../../db/tables';
 import type { ExtraDhcpOpt } from '../../../drivers/network/extra-dhcp-opts';
-import { publishNetworkEvent } from '../../networks/sync';
+import { publishNetworkEvent, syncNetwork } from '../../networks/sync';
 import { inTransaction, type Runtime } from '../../runtime';
 
 /**
@@ -38,11 +38,16 @@ export async function setBootOpts(
     const missing = portIds.filter((id) => !changed.some((r) => r.id === id));
     throw new Error(`the node's ports ${missing.join(', ')} no longer exist`);
   }
+  const networkIds = new Set(changed.map((r) => r.networkId));
   const agent = rt.network;
-  if (!agent) throw new Error('no network driver on this process: DHCP cannot be configured');
-  for (const networkId of new Set(changed.map((r) => r.networkId))) {
-    await agent.syncNetwork(networkId);
+  if (agent) {
+    for (const networkId of networkIds) await agent.syncNetwork(networkId);
+    return;
   }
+  // No data path here (a tear-down on an API-only process): the network's agent applies it.
+  await inTransaction(rt, async (tx) => {
+    for (const networkId of networkIds) await syncNetwork(tx, networkId);
+  });
 }
 
 /**

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
  */
 
 /** The files a node may fetch under its boot token. */
-export const BOOT_FILES = ['boot.ipxe', 'vmlinuz', 'initrd.img'] as const;
+export const BOOT_FILES = ['boot.ipxe', 'vmlinuz', 'initrd.img', 'user-data'] as const;
 export type BootFileName = (typeof BOOT_FILES)[number];
 
 export interface BootSession {
