@@ -335,6 +335,11 @@ describe('intrinsic functions: strings, lists and maps', () => {
         list_concat_unique: [['a', 'b'], ['b', { x: 1 }], [{ x: 1 }]],
       }),
     ).toEqual(['a', 'b', { x: 1 }]);
+    // Heat keeps the last of equal items, and a null list is empty.
+    expect(await evaluate('2017-09-01', { list_concat_unique: [['a', 'b'], ['a'], null] })).toEqual(
+      ['b', 'a'],
+    );
+    expect(await evaluate('2017-09-01', { list_concat: [['a'], null, ['b']] })).toEqual(['a', 'b']);
     await expectTemplateError(
       parseTemplate(withExpr('2017-09-01', { list_concat: [['a'], 'b'] })),
       {
@@ -460,6 +465,12 @@ describe('intrinsic functions: strings, lists and maps', () => {
     expect(
       await evaluate('2017-09-01', { make_url: { scheme: 'http', host: 'fd00::1', path: '/x' } }),
     ).toBe('http://[fd00::1]/x');
+    expect(
+      await evaluate('2017-09-01', { make_url: { scheme: 'http', host: 'h', path: 'p/q' } }),
+    ).toBe('http://h/p/q');
+    expect(await evaluate('2017-09-01', { make_url: { scheme: 'file', path: '/etc/hosts' } })).toBe(
+      'file:/etc/hosts',
+    );
     await expectTemplateError(
       parseTemplate(withExpr('2017-09-01', { make_url: { hostname: 'x' } })),
       {

@@ -17,7 +17,7 @@ function concat(fn: string, unique: boolean): FunctionDef {
     check(args, c, path) {
       if (checkList(args, path, fn, 0, Number.POSITIVE_INFINITY, '[[list], [list], ...]')) {
         args.forEach((l, i) => {
-          if (!isCall(l) && !Array.isArray(l))
+          if (l !== null && !isCall(l) && !Array.isArray(l))
             throw fnError([...path, i], fn, 'each item to concatenate must be a list');
         });
       }
@@ -27,11 +27,11 @@ function concat(fn: string, unique: boolean): FunctionDef {
       const lists = needList(e.resolve(args, path), path, fn, 'the argument');
       const out: unknown[] = [];
       lists.forEach((l, i) => {
-        for (const item of needList(l, [...path, i], fn, 'each item to concatenate')) {
-          if (!unique || !out.some((x) => deepEqual(x, item))) out.push(item);
-        }
+        // Heat treats a null list as empty.
+        if (l !== null) out.push(...needList(l, [...path, i], fn, 'each item to concatenate'));
       });
-      return out;
+      // Heat keeps the last of equal items.
+      return unique ? out.filter((x, i) => !out.slice(i + 1).some((y) => deepEqual(x, y))) : out;
     },
   };
 }

@@ -229,33 +229,62 @@ export const makeUrl: FunctionDef = {
     const a = needMap(e.resolve(args, path), path, 'make_url', 'the argument');
     const str = (k: string): string =>
       a[k] === undefined || a[k] === null ? '' : needString(a[k], [...path, k], 'make_url', k);
+    const scheme = str('scheme');
+    if (scheme.includes(':'))
+      throw fnError([...path, 'scheme'], 'make_url', "the scheme must not contain ':'");
+    const user = quote(str('username'), '');
+    const pass = quote(str('password'), '');
+    let netloc = user !== '' || pass !== '' ? `${user}${pass === '' ? '' : `:${pass}`}@` : '';
     let host = str('host');
-    if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;
-    let netloc = host;
-    const user = str('username');
-    if (user !== '') {
-      const pass = str('password');
-      netloc = `${encodeURIComponent(user)}${pass === '' ? '' : `:${encodeURIComponent(pass)}`}@${netloc}`;
-    }
-    if (a.port !== undefined && a.port !== null && a.port !== '') {
+    if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+    host = quote(host, ':');
+    netloc += host.includes(':') ? `[${host}]` : host;
+    if (a.port !== undefined && a.port !== null && a.port !== '' && a.port !== 0) {
       const port = toIndex(a.port);
-      if (port === null || port < 1 || port > 65535)
-        throw fnError([...path, 'port'], 'make_url', `invalid port ${JSON.stringify(a.port)}`);
+      if (port === null || port < 1 || port > 65535) {
+        throw fnError(
+          [...path, 'port'],
+          'make_url',
+          `invalid port ${JSON.stringify(a.port)} (1-65535)`,
+        );
+      }
       netloc += `:${port}`;
     }
-    let p = str('path');
-    if (netloc !== '' && p !== '' && !p.startsWith('/')) p = `/${p}`;
-    p = encodeURI(p);
+    let p = quote(str('path'), '/');
     let query = '';
     if (a.query !== undefined && a.query !== null) {
       const q = needMap(a.query, [...path, 'query'], 'make_url', 'query');
-      query = new URLSearchParams(Object.entries(q).map(([k, v]) => [k, toText(v)])).toString();
+      query = Object.entries(q)
+        .map(
+          ([k, v]) =>
+            `${quote(k, '').replace(/%20/g, '+')}=${quote(toText(v), '').replace(/%20/g, '+')}`,
+        )
+        .join('&')
+        .replace(/%2F/g, '/');
     }
-    const scheme = str('scheme');
-    const fragment = str('fragment');
-    return `${scheme === '' ? '' : `${scheme}:`}//${netloc}${p}${query === '' ? '' : `?${query}`}${fragment === '' ? '' : `#${encodeURIComponent(fragment)}`}`;
+    const fragment = quote(str('fragment'), '/');
+    // Python's urlunsplit: '//' before a network location, and a path after one starts with '/'.
+    if (netloc !== '') {
+      if (p !== '' && !p.startsWith('/')) p = `/${p}`;
+      p = `//${netloc}${p}`;
+    }
+    return `${scheme === '' ? '' : `${scheme}:`}${p}${query === '' ? '' : `?${query}`}${fragment === '' ? '' : `#${fragment}`}`;
   },
 };
+
+/** Python's urllib.parse.quote: letters, digits, `_.-~` and `safe` stay; the rest is %XX. */
+function quote(text: string, safe: string): string {
+  let out = '';
+  for (const ch of text) {
+    if (/[A-Za-z0-9_.\-~]/.test(ch) || safe.includes(ch)) out += ch;
+    else
+      out += encodeURIComponent(ch).replace(
+        /[!'()*]/g,
+        (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+      );
+  }
+  return out;
+}
 
 /** yaql needs the YAQL engine; Stratus says so instead of guessing. */
 export const yaql: FunctionDef = {
