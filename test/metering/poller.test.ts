@@ -4,7 +4,7 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { querySeries } from '../../resolvers/metering/series';
 import { MeteringPollers } from '../../workers/metering/pollers';
-import { createNetwork, createPort } from '../network/networks-support';
+import { createNetwork, createPort, createSubnet, mutate } from '../network/networks-support';
 import { emptyDisk, rawId, uploadImage } from '../support/compute';
 import { startTestStratus, type TestStratus } from '../support/harness';
 import { Seed } from '../support/seed';
@@ -169,10 +169,29 @@ describe('database-derived meters', () => {
     );
     expect(container.createContainer.__typename).toBe('CreateContainerSuccess');
     await activeServer(s, t, { name: 'counted', imageId, flavorId });
+    // A floating IP taken from an external network (admin's), held by the member.
+    const external = await createNetwork(s, s.adminToken, { name: 'public', external: true });
+    await createSubnet(s, s.adminToken, {
+      networkId: external.id,
+      cidr: '203.0.113.0/24',
+      enableDhcp: false,
+    });
+    const fip = await mutate(
+      s,
+      t,
+      'createFloatingIp',
+      { floatingNetworkId: external.id },
+      'floatingIp',
+      'id',
+    );
+    expect(fip.__typename).toBe('CreateFloatingIpSuccess');
 
     expect(await pollAll()).toBe(1);
     expect(await latest('network.ports', 'network', rawId(net.id))).toBe(1);
     expect(await latest('network.floating_ips', 'network', rawId(net.id))).toBe(0);
+    expect(await latest('network.floating_ips', 'network', rawId(external.id))).toBe(1);
+    // The floating IP's own port counts on the external network.
+    expect(await latest('network.ports', 'network', rawId(external.id))).toBe(1);
     expect(await latest('image.size', 'image', rawId(imageId))).toBe(emptyDisk().length);
     const { rows } = await s.stratus.runtime.pool.query(
       `select id from containers where project_id = $1 and name = 'metered'`,
