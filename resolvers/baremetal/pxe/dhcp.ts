@@ -1,4 +1,4 @@
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { networks, ports, subnets } from '../../../db/tables';
 import type { ExtraDhcpOpt } from '../../../drivers/network/extra-dhcp-opts';
 import { publishNetworkEvent, syncNetwork } from '../../networks/sync';
@@ -29,7 +29,13 @@ export async function setBootOpts(
     const rows = await tx
       .update(ports)
       .set({ extraDhcpOpts: opts })
-      .where(inArray(ports.id, portIds))
+      // Clearing touches (publishes, resyncs) only ports that have options.
+      .where(
+        and(
+          inArray(ports.id, portIds),
+          opts.length ? undefined : sql`${ports.extraDhcpOpts} <> '[]'::jsonb`,
+        ),
+      )
       .returning();
     for (const row of rows) await publishNetworkEvent(tx, 'PORT_UPDATED', 'Port', row);
     return rows;
