@@ -66,6 +66,15 @@ export function checkQuery(
 const ROLLUP_COLS = sql`series_id as sid, extract(epoch from bucket)::float8 as b,
   count::float8 as count, sum, min, max, last, extract(epoch from last_ts)::float8 as last_t`;
 
+/** Per-series bucket values combined across series (see the module comment). */
+const COMBINED: Record<Exclude<Aggregation, 'rate' | 'p95'>, ReturnType<typeof sql>> = {
+  mean: sql`avg(sum / count)::float8`,
+  min: sql`min(min)::float8`,
+  max: sql`max(max)::float8`,
+  sum: sql`sum(sum)::float8`,
+  count: sql`sum(count)::float8`,
+};
+
 type Row = {
   sid: number;
   b: number;
@@ -117,9 +126,9 @@ export async function pointsOf(
   const idParam = sql.param([...ids]);
   const level = levelOf(policy, g);
   const raw = level !== undefined && isFromRaw(policy, level);
-  const { rows } = await db.execute<Row>(
-    raw
-      ? sql`
+  // Per series and bucket: count, sum, min, max, last (from raw samples, or the stored buckets).
+  const perSeries = raw
+    ? sql`
     select sid, b, count(*)::float8 as count, sum(value) as sum, min(value) as min,
       max(value) as max, (array_agg(value order by ts desc))[1] as last,
       extract(epoch from max(ts))::float8 as last_t
@@ -131,37 +140,40 @@ export async function pointsOf(
         and ts >= to_timestamp(${start}) and ts < to_timestamp(${Math.ceil(end / g) * g})
     ) x
     where b < ${end}::float8
-    group by sid, b order by sid, b`
-      : sql`
+    group by sid, b`
+    : sql`
     select ${ROLLUP_COLS} from metering_rollups
     where series_id = any(${idParam}::int[]) and granularity = ${g}
-      and bucket >= to_timestamp(${start}) and bucket < to_timestamp(${end})
-    order by series_id, bucket`,
-  );
-  const prev = new Map<number, Row>();
-  if (q.aggregation === 'rate') {
-    // The bucket (or raw sample) before the window gives the first point its rate.
-    const { rows: before } = await db.execute<Row>(
-      raw
-        ? sql`
+      and bucket >= to_timestamp(${start}) and bucket < to_timestamp(${end})`;
+  if (q.aggregation !== 'rate') {
+    // Everything but rate is combined in SQL: two numbers per bucket cross the wire.
+    const { rows: points } = await db.execute<{ b: number; v: number }>(
+      sql`select b, ${COMBINED[q.aggregation]} as v from (${perSeries}) s group by b order by b`,
+    );
+    return points.map((r) => ({ timestamp: new Date(Number(r.b) * 1000), value: Number(r.v) }));
+  }
+  const { rows } = await db.execute<Row>(sql`select * from (${perSeries}) s order by sid, b`);
+  // The bucket (or raw sample) before the window gives the first point its rate.
+  const { rows: before } = await db.execute<Row>(
+    raw
+      ? sql`
       select r.* from unnest(${idParam}::int[]) as i(id), lateral (
         select series_id as sid, 0::float8 as b, 1::float8 as count, value as sum, value as min,
           value as max, value as last, extract(epoch from ts)::float8 as last_t
         from metering_samples where series_id = i.id and ts < to_timestamp(${start})
         order by ts desc limit 1) r`
-        : sql`
+      : sql`
       select r.* from unnest(${idParam}::int[]) as i(id), lateral (
         select ${ROLLUP_COLS} from metering_rollups
         where series_id = i.id and granularity = ${g} and bucket < to_timestamp(${start})
         order by bucket desc limit 1) r`,
-    );
-    for (const r of before) prev.set(r.sid, r);
-  }
+  );
+  const prev = new Map<number, Row>(before.map((r) => [r.sid, r]));
   const perBucket = new Map<number, number[]>();
   for (const r of rows) {
-    const v = bucketValue(q.aggregation, r, prev.get(r.sid));
+    const v = rateOf(r, prev.get(r.sid));
     r.b = Number(r.b);
-    if (q.aggregation === 'rate') prev.set(r.sid, r);
+    prev.set(r.sid, r);
     if (v === undefined) continue;
     const list = perBucket.get(r.b);
     if (list) list.push(v);
@@ -171,43 +183,15 @@ export async function pointsOf(
     .sort((a, b) => a[0] - b[0])
     .map(([b, values]) => ({
       timestamp: new Date(b * 1000),
-      value: combine(q.aggregation, values),
+      value: values.reduce((a, b) => a + b, 0),
     }));
 }
 
-function bucketValue(agg: Aggregation, r: Row, prev: Row | undefined): number | undefined {
-  switch (agg) {
-    case 'mean':
-      return r.sum / r.count;
-    case 'min':
-      return r.min;
-    case 'max':
-      return r.max;
-    case 'sum':
-      return r.sum;
-    case 'count':
-      return r.count;
-    case 'rate': {
-      if (!prev || r.last_t <= prev.last_t) return undefined;
-      const delta = r.last >= prev.last ? r.last - prev.last : r.last;
-      return delta / (r.last_t - prev.last_t);
-    }
-    default:
-      return undefined;
-  }
-}
-
-function combine(agg: Aggregation, values: number[]): number {
-  switch (agg) {
-    case 'mean':
-      return values.reduce((a, b) => a + b, 0) / values.length;
-    case 'min':
-      return Math.min(...values);
-    case 'max':
-      return Math.max(...values);
-    default:
-      return values.reduce((a, b) => a + b, 0);
-  }
+/** Per-second change since the previous bucket's last value; a drop is a counter reset. */
+function rateOf(r: Row, prev: Row | undefined): number | undefined {
+  if (!prev || r.last_t <= prev.last_t) return undefined;
+  const delta = r.last >= prev.last ? r.last - prev.last : r.last;
+  return delta / (r.last_t - prev.last_t);
 }
 
 /** p95 per output bucket from the finest points stored for the window (linear interpolation). */
