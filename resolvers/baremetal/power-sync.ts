@@ -1,4 +1,4 @@
-import { and, eq, isNull, lt, notInArray, or, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lt, notInArray, or, sql } from 'drizzle-orm';
 import { baremetalNodes } from '../../db/tables';
 import type { PowerState } from '../../drivers/baremetal';
 import type { Runtime } from '../runtime';
@@ -68,14 +68,33 @@ export async function syncPowerStates(rt: Runtime): Promise<SyncRound> {
         error = e instanceof Error ? e.message : String(e);
         round.failures++;
       }
+      // A read that changes nothing is only released, with the others, in one statement.
+      if (state && !changes(node, state)) {
+        quiet.push(node.id);
+        continue;
+      }
       const outcome = await recordRead(rt, node, state, error);
       if (outcome.changed) round.changed++;
       if (outcome.maintenance) round.maintenance++;
     }
   };
   const width = Math.min(service.config.syncConcurrency, leased.length);
+  const quiet: string[] = [];
   await Promise.all(Array.from({ length: width }, worker));
+  if (quiet.length > 0) {
+    await rt.db
+      .update(baremetalNodes)
+      .set({ syncLeaseUntil: null, lastSyncedAt: new Date() })
+      .where(inArray(baremetalNodes.id, quiet));
+  }
   return round;
+}
+
+/** Whether a good read differs from what the node says (state, or a sync failure to clear). */
+function changes(node: NodeRow, state: PowerState): boolean {
+  return (
+    node.powerState !== state || node.syncFailures > 0 || !!node.lastError?.startsWith(SYNC_ERROR)
+  );
 }
 
 /**
@@ -102,11 +121,7 @@ async function recordRead(
     let maintenance = false;
     if (!node.maintenance && !node.reservation) {
       if (state) {
-        if (
-          node.powerState !== state ||
-          node.syncFailures > 0 ||
-          node.lastError?.startsWith(SYNC_ERROR)
-        ) {
+        if (changes(node, state)) {
           set = {
             ...base,
             powerState: state,
