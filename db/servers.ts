@@ -90,6 +90,8 @@ export interface FlavorSnapshot {
   rootDiskGib: number;
   ephemeralGib: number;
   swapMib: number;
+  /** Bare metal: the flavor's `resources:CUSTOM_<CLASS>` (resolvers/compute/baremetal-servers.ts). */
+  baremetalClass?: string | null;
 }
 
 /** A Nova server (instance). */

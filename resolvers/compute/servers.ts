@@ -13,6 +13,7 @@ import { containsPattern, type ListResult, type Page, selectPage } from '../pagi
 import { reserveQuota } from '../quotas';
 import { inTransaction, type ServiceContext } from '../runtime';
 import { isUuid, nameSchema, parseInput } from '../validation';
+import { baremetalClassOf, checkBaremetalRequest } from './baremetal-servers';
 import { blockDeviceMappingSchema, planBootVolume, startBootVolume } from './boot-volume';
 import { type FlavorRow, loadFlavors } from './flavors';
 import { recordAction } from './instance-actions';
@@ -170,6 +171,7 @@ export function flavorSnapshot(flavor: FlavorRow): FlavorSnapshot {
     rootDiskGib: flavor.rootDiskGib,
     ephemeralGib: flavor.ephemeralGib,
     swapMib: flavor.swapMib,
+    baremetalClass: baremetalClassOf(flavor.extraSpecs),
   };
 }
 
@@ -289,6 +291,10 @@ export async function createServers(ctx: ServiceContext, input: unknown): Promis
     }
   }
   const nics = data.networks ?? [];
+  checkBaremetalRequest(flavor.extraSpecs, {
+    networks: nics.length,
+    blockDeviceMappings: bootVolume ? 1 : 0,
+  });
   if (count > 1 && nics.some((n) => 'portId' in n || n.fixedIp)) {
     throw new InvalidInputError(
       'input.networks',

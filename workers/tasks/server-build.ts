@@ -15,6 +15,7 @@ import {
 import { finishOperation } from '../../resolvers/operations';
 import { releaseQuota } from '../../resolvers/quotas';
 import { releaseServerVolumes } from '../../resolvers/volumes/attachments';
+import { buildOnNode, undeployAndRelease } from './server-baremetal';
 import {
   awaitBootVolume,
   BuildDeferredError,
@@ -50,6 +51,10 @@ export function buildJobs(kit: JobKit) {
   async function build(operationId: string, resumed: boolean): Promise<void> {
     const { op, input, server } = await loadOp(operationId);
     if (!server) return;
+    if (server.flavor.baremetalClass) {
+      await agent.withServer(server.id, () => buildOnNode(kit, op, input.actionId, server));
+      return;
+    }
     await agent.withServer(server.id, async () => {
       let handedOver = false;
       try {
@@ -232,7 +237,9 @@ export function buildJobs(kit: JobKit) {
         await stages(op, [
           async () => {
             await inActionEvent(db, input.actionId, 'compute_terminate_instance', () =>
-              agent.driver.destroy(server.id),
+              server.flavor.baremetalClass
+                ? undeployAndRelease(kit, server, op)
+                : agent.driver.destroy(server.id),
             );
             await db.transaction(async (tx) => {
               const [row] = await tx
