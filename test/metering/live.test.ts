@@ -160,6 +160,54 @@ describe('subscription metrics', () => {
   });
 });
 
+describe('across processes', () => {
+  it('a subscriber on another Stratus process gets the samples this one records', async () => {
+    const other = await startTestStratus(
+      {
+        metering: { intervalMs: 0 },
+        compute: { ...s.config.compute, hostname: `other-${Date.now()}` },
+      },
+      s.databaseUrl,
+    );
+    const rt = other.stratus.runtime;
+    const otherPollers = new MeteringPollers({
+      db: rt.db,
+      pool: rt.pool,
+      logger: rt.logger,
+      intervalMs: 0,
+      compute: rt.compute,
+      volume: null,
+    });
+    try {
+      const alice = await seed.member('member');
+      const id = await activeServer(s, alice.token!, { name: 'far', imageId, flavorId });
+      // The scheduler may place it on either host: the process running it records its
+      // samples, the subscriber sits on the other process.
+      const { rows } = await rt.pool.query('select host from servers where id = $1', [rawId(id)]);
+      const onOther = rows[0].host === rt.compute!.hostname;
+      const recorder = onOther ? otherPollers : pollers;
+      const remote = (onOther ? s : other).subscribe(
+        SUB,
+        { type: 'server', ids: [id], meters: ['memory.usage'] },
+        alice.token,
+      );
+      const deadline = Date.now() + 20_000;
+      while (remote.values.length === 0 && Date.now() < deadline) {
+        await recorder.pollOnce();
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      expect(remote.values[0]?.data.metrics).toMatchObject({
+        meter: 'memory.usage',
+        resourceId: rawId(id),
+      });
+      remote.close();
+    } finally {
+      await otherPollers.stop();
+      await other.stop();
+    }
+  });
+});
+
 describe('NOTIFY payloads', () => {
   it('cuts a round into payloads under 8000 bytes and decodes every sample back', () => {
     const samples: Sample[] = Array.from({ length: 2500 }, (_, i) => ({
