@@ -246,6 +246,27 @@ describe('intrinsic functions: references', () => {
 
 describe('intrinsic functions: strings, lists and maps', () => {
   it('str_replace and its strict variants', async () => {
+    // Heat's order: the longest key splits first, then shorter ones inside the pieces.
+    expect(
+      await evaluate('2018-08-31', {
+        str_replace: { template: 'abcd', params: { ab: 'X', bcd: 'Y' } },
+      }),
+    ).toBe('aY');
+    expect(
+      await evaluate('2018-08-31', { str_replace: { template: 'v=$v', params: { $v: true } } }),
+    ).toBe('v=True');
+    await expectTemplateError(
+      parseTemplate(
+        withExpr('2018-08-31', {
+          str_replace_strict: { template: 'x', params: { $a: 1, $bb: 2 } },
+        }),
+      ).then((t) => t.resolveProperties('r')),
+      {
+        kind: 'FUNCTION',
+        path: 'resources.r.properties.v.str_replace_strict.params.$bb',
+        message: /not found in the template: \$bb,\$a/,
+      },
+    );
     const sr = (
       fn: string,
       params: Record<string, unknown>,
@@ -259,7 +280,7 @@ describe('intrinsic functions: strings, lists and maps', () => {
       'host=$h port=$port',
     );
     expect(await evaluate('2018-08-31', sr('str_replace', { $host: { a: 1 } }))).toBe(
-      'host={"a":1} port=$port',
+      'host={"a": 1} port=$port',
     );
     await expectTemplateError(
       parseTemplate(withExpr('2015-04-30', sr('str_replace', { $host: { a: 1 } }))).then((t) =>
@@ -318,7 +339,20 @@ describe('intrinsic functions: strings, lists and maps', () => {
     expect(
       await evaluate('2015-10-15', { list_join: ['-', ['a', 'b'], ['c'], { get_param: 'nets' }] }),
     ).toBe('a-b-c-n1-n2');
-    expect(await evaluate('2015-10-15', { list_join: [',', [{ k: 1 }, 2]] })).toBe('{"k":1},2');
+    expect(
+      await evaluate('2015-10-15', { list_join: [',', [{ k: 1, a: [true] }, null, 'x']] }),
+    ).toBe('{"a": [true], "k": 1},,x');
+    // Heat joins strings (and, from 2015-10-15, JSON of maps and lists), never numbers.
+    await expectTemplateError(
+      parseTemplate(withExpr('2015-10-15', { list_join: [',', ['a', 3]] })).then((t) =>
+        t.resolveProperties('r'),
+      ),
+      {
+        kind: 'FUNCTION',
+        path: 'resources.r.properties.v.list_join[1]',
+        message: /must be strings, maps or lists, not 3/,
+      },
+    );
     await expectTemplateError(
       parseTemplate(withExpr('2015-04-30', { list_join: ['-', ['a'], ['b']] })),
       {
@@ -422,7 +456,7 @@ describe('intrinsic functions: strings, lists and maps', () => {
       ).then((t) => t.resolveProperties('r')),
       {
         kind: 'FUNCTION',
-        path: 'resources.r.properties.v.map_replace[1].keys',
+        path: 'resources.r.properties.v.map_replace[1].keys.a',
         message: /collides/,
       },
     );

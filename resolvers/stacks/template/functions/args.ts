@@ -83,10 +83,32 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   return false;
 }
 
-/** How Heat turns a non-string into text where a string is needed (json.dumps). */
-export function toText(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (value === null || value === undefined) return '';
+/** Python's json.dumps (Heat's jsonutils): ", " and ": " separators, ASCII only. */
+export function pyJson(value: unknown, sortKeys = false): string {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'string') {
+    return JSON.stringify(value).replace(
+      /[\u007f-\uffff]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
+  }
   if (typeof value === 'number' || typeof value === 'boolean') return JSON.stringify(value);
-  return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map((v) => pyJson(v, sortKeys)).join(', ')}]`;
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (sortKeys) entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${pyJson(k)}: ${pyJson(v, sortKeys)}`).join(', ')}}`;
+}
+
+/** Python's str() of a scalar: True/False for booleans. */
+export function pyStr(value: string | number | boolean): string {
+  if (typeof value === 'boolean') return value ? 'True' : 'False';
+  return String(value);
+}
+
+/** Text for a value where Heat needs a string: None is '', collections are JSON. */
+export function toText(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+    return pyStr(value);
+  return pyJson(value, true);
 }

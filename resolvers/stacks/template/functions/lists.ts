@@ -145,7 +145,7 @@ export const mapMerge: FunctionDef = {
   check(args, c, path) {
     if (checkList(args, path, 'map_merge', 0, Number.POSITIVE_INFINITY, '[{map}, {map}, ...]')) {
       args.forEach((m, i) => {
-        if (!isCall(m) && !isPlainObject(m))
+        if (m !== null && !isCall(m) && !isPlainObject(m))
           throw fnError([...path, i], 'map_merge', 'each item to merge must be a map');
       });
     }
@@ -155,7 +155,8 @@ export const mapMerge: FunctionDef = {
     const maps = needList(e.resolve(args, path), path, 'map_merge', 'the argument');
     const out: Record<string, unknown> = {};
     maps.forEach((m, i) => {
-      Object.assign(out, needMap(m, [...path, i], 'map_merge', 'each item to merge'));
+      if (m !== null)
+        Object.assign(out, needMap(m, [...path, i], 'map_merge', 'each item to merge'));
     });
     return out;
   },
@@ -200,12 +201,20 @@ export const mapReplace: FunctionDef = {
         : needMap(s.values, [...path, 1, 'values'], 'map_replace', 'values');
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(map)) {
-      const nk = Object.hasOwn(keys, k) ? toText(keys[k]) : k;
+      const replaced = Object.hasOwn(keys, k) && keys[k] !== null;
+      const nk = replaced ? toText(keys[k]) : k;
+      if (replaced && nk !== k && Object.hasOwn(map, nk)) {
+        throw fnError(
+          [...path, 1, 'keys', k],
+          'map_replace',
+          `the key replacement '${nk}' collides with a key in the input map`,
+        );
+      }
       if (Object.hasOwn(out, nk)) {
         throw fnError(
-          [...path, 1, 'keys'],
+          [...path, 1, 'keys', k],
           'map_replace',
-          `the replacement key '${nk}' collides with another key`,
+          `the key replacement '${nk}' collides with a key in the output map`,
         );
       }
       const replaceable = typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';

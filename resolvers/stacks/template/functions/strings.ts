@@ -10,6 +10,7 @@ import {
   needList,
   needMap,
   needString,
+  pyJson,
   toIndex,
   toText,
 } from './args';
@@ -17,17 +18,25 @@ import type { Evaluator, FunctionDef } from './types';
 
 type Strictness = 'none' | 'strict' | 'vstrict';
 
-/** One pass, longest keys first, so a replacement is never replaced again (as Heat does). */
-function replaceAll(template: string, params: Record<string, string>): string {
+/**
+ * Heat's order: longest key first (ties: the smaller string), each key splitting what the
+ * longer ones left, so a replacement is never replaced again. Returns the keys found.
+ */
+function replaceAll(
+  template: string,
+  params: Record<string, string>,
+): { text: string; found: Set<string> } {
   const keys = Object.keys(params)
     .filter((k) => k !== '')
-    .sort((a, b) => b.length - a.length);
-  if (keys.length === 0) return template;
-  const pattern = new RegExp(
-    keys.map((k) => k.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'),
-    'g',
-  );
-  return template.replace(pattern, (m) => params[m]);
+    .sort((a, b) => b.length - a.length || (a < b ? -1 : a > b ? 1 : 0));
+  const found = new Set<string>();
+  const replace = (text: string, i: number): string => {
+    if (i === keys.length) return text;
+    const parts = text.split(keys[i]);
+    if (parts.length > 1) found.add(keys[i]);
+    return parts.map((part) => replace(part, i + 1)).join(params[keys[i]]);
+  };
+  return { text: replace(template, 0), found };
 }
 
 function strReplace(fn: string, strictness: Strictness): FunctionDef {
@@ -58,18 +67,30 @@ function strReplace(fn: string, strictness: Strictness): FunctionDef {
       const params: Record<string, string> = {};
       for (const [k, v] of Object.entries(raw)) {
         const at = [...path, 'params', k];
-        if (!e.version.features.replaceJson && typeof v !== 'string' && typeof v !== 'number') {
+        const empty =
+          v === null || v === '' || (typeof v === 'object' && Object.keys(v).length === 0);
+        if (strictness === 'vstrict' && empty) {
+          throw fnError(at, fn, `the value of '${k}' is undefined or empty`);
+        }
+        if (v !== null && typeof v === 'object' && !e.version.features.replaceJson) {
           throw fnError(at, fn, `the value of '${k}' must be a string or a number`);
         }
-        const text = toText(v);
-        if (strictness === 'vstrict' && text === '')
-          throw fnError(at, fn, `the value of '${k}' is empty`);
-        if (strictness !== 'none' && !template.includes(k)) {
-          throw fnError(at, fn, `the param '${k}' is not found in the template`);
-        }
-        params[k] = text;
+        params[k] = toText(v);
       }
-      return replaceAll(template, params);
+      const { text, found } = replaceAll(template, params);
+      if (strictness !== 'none') {
+        const missing = Object.keys(params)
+          .filter((k) => !found.has(k))
+          .sort((a, b) => b.length - a.length || (a < b ? -1 : a > b ? 1 : 0));
+        if (missing.length > 0) {
+          throw fnError(
+            [...path, 'params', missing[0]],
+            fn,
+            `the following params were not found in the template: ${missing.join(',')}`,
+          );
+        }
+      }
+      return text;
     },
   };
 }
@@ -88,10 +109,8 @@ export const cfnReplace: FunctionDef = {
     const [params, template] = needList(e.resolve(args, path), path, 'Fn::Replace', 'the argument');
     const text = needString(template, [...path, 1], 'Fn::Replace', 'the template');
     const map = needMap(params, [...path, 0], 'Fn::Replace', 'params');
-    return replaceAll(
-      text,
-      Object.fromEntries(Object.entries(map).map(([k, v]) => [k, toText(v)])),
-    );
+    return replaceAll(text, Object.fromEntries(Object.entries(map).map(([k, v]) => [k, toText(v)])))
+      .text;
   },
 };
 
@@ -149,10 +168,17 @@ function join(fn: string): FunctionDef {
       const jsonItems = fn === 'list_join' && e.version.features.listJoinMultiple;
       const items: string[] = [];
       list.slice(1).forEach((l, i) => {
+        if (l === null || (jsonItems && Array.isArray(l) && l.length === 0)) return;
         for (const item of needList(l, [...path, i + 1], fn, 'the items to join')) {
-          if (typeof item === 'string') items.push(item);
-          else if (jsonItems || item === null || typeof item === 'number') items.push(toText(item));
-          else throw fnError([...path, i + 1], fn, 'the items to join must be strings');
+          if (item === null || item === undefined) items.push('');
+          else if (typeof item === 'string') items.push(item);
+          else if (jsonItems && typeof item === 'object') items.push(pyJson(item, true));
+          else
+            throw fnError(
+              [...path, i + 1],
+              fn,
+              `the items to join must be strings${jsonItems ? ', maps or lists' : ''}, not ${JSON.stringify(item)}`,
+            );
         }
       });
       return items.join(delim);
