@@ -119,7 +119,7 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
     if (network.agent) stops.push(() => network.agent!.stop());
     const volumes = await loadVolumes(config, conn.db, objectStore, compute.agent, logger);
     const baremetal = await loadBaremetal(config.baremetal, config.dataDir, logger);
-    const pxe = loadPxe(config, logger);
+    const pxe = loadPxe(config, logger, network.unavailable);
     const jobKinds = new Set<string>();
     const runtime: Runtime = {
       config,

@@ -70,6 +70,7 @@ export interface LoadedPxe {
 export function loadPxe(
   config: StratusConfig,
   logger: Logger,
+  networkUnavailable: string | null = null,
   env: NodeJS.ProcessEnv = process.env,
 ): LoadedPxe {
   const sessions = new PxeSessions();
@@ -78,6 +79,7 @@ export function loadPxe(
     sessions,
     baseUrl: env.STRATUS_PXE_BASE_URL || null,
     cleanImageId: env.STRATUS_BAREMETAL_CLEAN_IMAGE_ID || null,
+    networkUnavailable,
   });
   return { deployer, router: pxeRouter(sessions, logger) };
 }

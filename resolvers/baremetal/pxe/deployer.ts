@@ -26,6 +26,8 @@ export interface PxeDeployerOptions {
   baseUrl: string | null;
   /** The image (kernel_id + ramdisk_id) booted to wipe a node's disks; null: cleaning fails. */
   cleanImageId: string | null;
+  /** Why this process has no network driver (DHCP cannot be set up), or null. */
+  networkUnavailable?: string | null;
 }
 
 type Action = 'deploy' | 'wipe';
@@ -41,6 +43,8 @@ export class PxeNodeDeployer implements NodeDeployer {
   }
 
   unavailable(): string | null {
+    const network = this.options.networkUnavailable;
+    if (network) return `network boot needs the node's DHCP, and ${network}`;
     if (!this.options.baseUrl && this.port === null) return 'Stratus does not listen on HTTP yet';
     return null;
   }
