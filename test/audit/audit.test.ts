@@ -17,6 +17,8 @@ let other: SeededUser;
 
 beforeAll(async () => {
   s = await startTestStratus({
+    // The pollers' own samples (from the database) would mix with the test's.
+    metering: { intervalMs: 0 },
     alarms: {
       evaluationIntervalMs: 3_600_000,
       webhookAllow: [],

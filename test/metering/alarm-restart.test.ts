@@ -28,6 +28,8 @@ describe('alarms across a restart', () => {
   it('runs the evaluation missed while Stratus was down when it starts again', async () => {
     s = await startTestStratus(
       {
+        // The pollers' own samples (from the database) would mix with the test's.
+        metering: { intervalMs: 0 },
         alarms: {
           evaluationIntervalMs: 300,
           webhookAllow: [],
@@ -73,6 +75,8 @@ describe('alarms across a restart', () => {
 
     s = await startTestStratus(
       {
+        // The pollers' own samples (from the database) would mix with the test's.
+        metering: { intervalMs: 0 },
         alarms: {
           evaluationIntervalMs: 3_600_000,
           webhookAllow: [],
