@@ -239,7 +239,7 @@ export async function updatePort(ctx: ServiceContext, input: unknown): Promise<P
   const dhcpOpts =
     data.extraDhcpOpts != null
       ? checkExtraDhcpOpts('input.extraDhcpOpts', data.extraDhcpOpts)
-      : current.extraDhcpOpts;
+      : null;
   if (pairs.length && !portSecurity) {
     throw new InvalidInputError(
       'input.allowedAddressPairs',
@@ -313,7 +313,7 @@ export async function updatePort(ctx: ServiceContext, input: unknown): Promise<P
         adminStateUp: data.adminStateUp ?? locked.adminStateUp,
         portSecurityEnabled: portSecurity,
         allowedAddressPairs: pairs,
-        extraDhcpOpts: dhcpOpts,
+        extraDhcpOpts: dhcpOpts ?? locked.extraDhcpOpts,
       })
       .where(eq(ports.id, locked.id))
       .returning();
