@@ -75,17 +75,6 @@ const COMBINED: Record<Exclude<Aggregation, 'rate' | 'p95'>, ReturnType<typeof s
   count: sql`sum(count)::float8`,
 };
 
-type Row = {
-  sid: number;
-  b: number;
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  last: number;
-  last_t: number;
-};
-
 /** The ids of the stored series of these resources (resources never sampled have none). */
 export async function seriesOf(
   db: DbOrTx,
@@ -152,46 +141,38 @@ export async function pointsOf(
     );
     return points.map((r) => ({ timestamp: new Date(Number(r.b) * 1000), value: Number(r.v) }));
   }
-  const { rows } = await db.execute<Row>(sql`select * from (${perSeries}) s order by sid, b`);
-  // The bucket (or raw sample) before the window gives the first point its rate.
-  const { rows: before } = await db.execute<Row>(
-    raw
-      ? sql`
+  // rate: each bucket's last against the series' previous bucket, the one before the window
+  // included (is_prev); a drop is a counter reset, counted from zero. Summed across series.
+  const before = raw
+    ? sql`
       select r.* from unnest(${idParam}::int[]) as i(id), lateral (
-        select series_id as sid, 0::float8 as b, 1::float8 as count, value as sum, value as min,
-          value as max, value as last, extract(epoch from ts)::float8 as last_t
+        select series_id as sid, extract(epoch from ts)::float8 as b, value as last,
+          extract(epoch from ts)::float8 as last_t
         from metering_samples where series_id = i.id and ts < to_timestamp(${start})
         order by ts desc limit 1) r`
-      : sql`
+    : sql`
       select r.* from unnest(${idParam}::int[]) as i(id), lateral (
-        select ${ROLLUP_COLS} from metering_rollups
+        select series_id as sid, extract(epoch from bucket)::float8 as b, last,
+          extract(epoch from last_ts)::float8 as last_t
+        from metering_rollups
         where series_id = i.id and granularity = ${g} and bucket < to_timestamp(${start})
-        order by bucket desc limit 1) r`,
-  );
-  const prev = new Map<number, Row>(before.map((r) => [r.sid, r]));
-  const perBucket = new Map<number, number[]>();
-  for (const r of rows) {
-    const v = rateOf(r, prev.get(r.sid));
-    r.b = Number(r.b);
-    prev.set(r.sid, r);
-    if (v === undefined) continue;
-    const list = perBucket.get(r.b);
-    if (list) list.push(v);
-    else perBucket.set(r.b, [v]);
-  }
-  return [...perBucket.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .map(([b, values]) => ({
-      timestamp: new Date(b * 1000),
-      value: values.reduce((a, b) => a + b, 0),
-    }));
-}
-
-/** Per-second change since the previous bucket's last value; a drop is a counter reset. */
-function rateOf(r: Row, prev: Row | undefined): number | undefined {
-  if (!prev || r.last_t <= prev.last_t) return undefined;
-  const delta = r.last >= prev.last ? r.last - prev.last : r.last;
-  return delta / (r.last_t - prev.last_t);
+        order by bucket desc limit 1) r`;
+  const { rows } = await db.execute<{ b: number; v: number }>(sql`
+    select b, sum(v)::float8 as v from (
+      select b, is_prev,
+        (case when last >= lag(last) over w then last - lag(last) over w else last end)
+          / nullif(last_t - lag(last_t) over w, 0) as v,
+        last_t > lag(last_t) over w as forward
+      from (
+        select sid, b, last, last_t, false as is_prev from (${perSeries}) s
+        union all
+        select sid, b, last, last_t, true from (${before}) p
+      ) u
+      window w as (partition by sid order by b)
+    ) x
+    where not is_prev and forward
+    group by b order by b`);
+  return rows.map((r) => ({ timestamp: new Date(Number(r.b) * 1000), value: Number(r.v) }));
 }
 
 /** p95 per output bucket from the finest points stored for the window (linear interpolation). */
