@@ -4,6 +4,8 @@ import { baremetalNodes } from '../../db/tables';
 import { claimAvailableNode } from '../baremetal/scheduling';
 import type { NodeRow } from '../baremetal/states';
 import { InvalidInputError } from '../errors';
+import { ServerStateError } from './errors';
+import type { ServerRow } from './server-states';
 
 /**
  * Servers on bare metal (Nova's ironic driver in small): a flavor asking Placement-style for
@@ -80,5 +82,22 @@ export function checkBaremetalRequest(
       'input.blockDeviceMappings',
       `A bare-metal server (flavor asks for ${customClass}) boots from the node's disk: give no boot volume`,
     );
+  }
+}
+
+/** What a bare-metal server can do: its node's power (start, stop, reboot) and delete. */
+export const BAREMETAL_ACTIONS: readonly string[] = ['start', 'stop', 'reboot', 'delete'];
+
+/** Refuses, as a state error, an action a bare-metal server does not support (resize, …). */
+export function checkBaremetalAction(row: ServerRow, action: string): void {
+  if (!row.flavor.baremetalClass || BAREMETAL_ACTIONS.includes(action)) return;
+  throw new BaremetalActionError(row.id, action);
+}
+
+/** ServerStateError's code and shape, saying the action is not supported on bare metal. */
+export class BaremetalActionError extends ServerStateError {
+  constructor(serverId: string, action: string) {
+    super(serverId, action, 'BAREMETAL', null);
+    this.message = `Cannot '${action}' server ${serverId}: not supported on bare metal (start, stop, reboot and delete are)`;
   }
 }

@@ -10,6 +10,7 @@ import { type OperationRow, startOperation } from '../operations';
 import { reserveQuota } from '../quotas';
 import { inTransaction, type ServiceContext } from '../runtime';
 import { isUuid, nameSchema, parseInput } from '../validation';
+import { checkBaremetalAction } from './baremetal-servers';
 import { ServerLockedError, ServerStateError } from './errors';
 import { loadFlavors } from './flavors';
 import { finishAction, recordAction } from './instance-actions';
@@ -76,6 +77,7 @@ async function startAction(
   return inTransaction(ctx.rt, async (tx) => {
     const row = await lockServer(ctx, tx, serverId);
     checkUnlocked(ctx, row);
+    checkBaremetalAction(row, action);
     const refused =
       rule.from === null
         ? row.taskState === 'deleting'

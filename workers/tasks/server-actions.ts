@@ -14,6 +14,7 @@ import {
 import { storeImageBytes } from '../../resolvers/images/upload';
 import { finishOperation, type OperationRow } from '../../resolvers/operations';
 import { releaseQuota } from '../../resolvers/quotas';
+import { nodePowerAction } from './server-baremetal';
 import { JobError, type JobKit, type ServerUpdate, SupersededError } from './server-job-kit';
 
 /** The jobs of slow server actions (start, stop, reboot, …, resize, snapshot). */
@@ -35,6 +36,12 @@ export function actionJobs(kit: JobKit) {
   async function action(operationId: string, name: SlowAction): Promise<void> {
     const { op, input, server } = await loadOp(operationId);
     if (!server) return;
+    if (server.flavor.baremetalClass) {
+      await agent.withServer(server.id, () =>
+        nodePowerAction(kit, op, input.actionId, server, name),
+      );
+      return;
+    }
     const task = server.taskState ?? ACTION_RULES[name].task;
     await agent.withServer(server.id, async () => {
       try {

@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { servers } from '../../db/tables';
 import { lockNode } from '../../resolvers/baremetal/nodes';
-import { startVerb } from '../../resolvers/baremetal/provision';
+import { startNodeJob, startVerb } from '../../resolvers/baremetal/provision';
 import { deployNodeForServer, releaseNode } from '../../resolvers/baremetal/scheduling';
 import type { NodeRow } from '../../resolvers/baremetal/states';
 import { claimNodeForServer, nodeOfServer } from '../../resolvers/compute/baremetal-servers';
@@ -191,4 +191,72 @@ export async function undeployAndRelease(
     if (wait) await waitForNode(kit, nodeId, (n) => n.provisionState !== 'deleting');
   }
   await inTransaction(rt, (tx) => releaseNode(tx, nodeId));
+}
+
+const NODE_POWER = {
+  start: { action: 'on', target: 'power on', vmState: 'active', powerState: 'running' },
+  stop: { action: 'off', target: 'power off', vmState: 'stopped', powerState: 'shutdown' },
+  reboot: { action: 'reboot', target: 'power on', vmState: 'active', powerState: 'running' },
+} as const;
+
+/**
+ * Start, stop or reboot of a bare-metal server: the node's power job (as setNodePower), then
+ * the server shows the node's power. A node power failure leaves the server as it was.
+ */
+export async function nodePowerAction(
+  kit: JobKit,
+  op: OperationRow,
+  actionId: string,
+  server: ServerRow,
+  name: string,
+): Promise<void> {
+  const { rt, db, fail, transition } = kit;
+  const power = NODE_POWER[name as keyof typeof NODE_POWER];
+  const task = server.taskState ?? '';
+  try {
+    if (!power) throw new JobError('NOT_SUPPORTED', `'${name}' is not supported on bare metal`);
+    const node = await nodeOfServer(db, server.id);
+    if (!node) throw new JobError('NODE_GONE', `server ${server.id} has no node`);
+    await stages1(kit, op, async () => {
+      const started = await inTransaction(rt, async (tx) => {
+        const locked = await lockNode(tx, node.id);
+        if (locked.reservation) {
+          throw new JobError('NODE_BUSY', `node ${node.id} is busy with ${locked.reservation}`);
+        }
+        return startNodeJob(
+          tx,
+          locked,
+          'power',
+          { targetPowerState: power.target, lastError: null },
+          op.createdByUserId,
+          { action: power.action },
+        );
+      });
+      const done = await waitForNode(kit, node.id, (n) => n.reservation !== started.operation?.id);
+      if (done.powerState !== power.target) {
+        throw new JobError(
+          'NODE_POWER_FAILED',
+          done.lastError ?? `node ${node.id} power ${power.action} failed`,
+        );
+      }
+      await transition(server.id, task, {
+        taskState: null,
+        vmState: power.vmState,
+        powerState: power.powerState,
+      });
+    });
+    await db.transaction((tx) => finishAction(tx, actionId, null));
+    await finishOperation(db, op.id, { result: { serverId: server.id } });
+  } catch (error) {
+    await fail(op, actionId, error, { taskState: null }, server.id);
+  }
+}
+
+/** Runs every stage of the operation with `step` in the last one. */
+async function stages1(kit: JobKit, op: OperationRow, step: () => Promise<void>): Promise<void> {
+  const count = Array.isArray(op.stages) ? op.stages.length : 1;
+  await kit.stages(op, [
+    ...Array.from({ length: Math.max(0, count - 1) }, () => async () => {}),
+    step,
+  ]);
 }
