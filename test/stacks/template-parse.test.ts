@@ -274,6 +274,27 @@ describe('HOT parsing and sections', () => {
     });
   });
 
+  it('evaluates get_param in deletion_policy, and checks update_policy and external_id functions', async () => {
+    const t = await parseTemplate(
+      hot(
+        '2016-10-14',
+        'parameters:\n  keep: {type: string, default: Retain}\nresources:\n  v:\n    type: OS::Cinder::Volume\n    deletion_policy: {get_param: keep}\n    update_policy: {batch: {get_param: keep}}\n    external_id: {str_replace: {template: id-x, params: {x: 1}}}\n',
+      ),
+    );
+    expect(t.resources.v.deletionPolicy).toBe('Retain');
+    expect(t.resolve(t.resources.v.externalId)).toBe('id-1');
+    expect(t.resolve(t.resources.v.updatePolicy)).toEqual({ batch: 'Retain' });
+    await expectTemplateError(
+      parseTemplate(
+        hot(
+          '2016-10-14',
+          'resources:\n  v:\n    type: T\n    update_policy: {x: {get_param: nope}}\n',
+        ),
+      ),
+      { kind: 'REFERENCE', path: 'resources.v.update_policy.x.get_param', line: 5 },
+    );
+  });
+
   it('checks outputs and parameter groups', async () => {
     await expectTemplateError(
       parseTemplate(hot('2015-10-15', 'outputs:\n  o: {description: x}\n')),
