@@ -1,5 +1,8 @@
 /** Every table, for drizzle's typed client and for drizzle-kit. */
 
+export * from './alarms';
+export * from './audit';
+export * from './baremetal';
 export * from './compute';
 export * from './events';
 export * from './identity';
@@ -11,6 +14,3 @@ export * from './operations';
 export * from './quotas';
 export * from './servers';
 export * from './volumes';
-export * from './alarms';
-export * from './audit';
-export * from './baremetal';
