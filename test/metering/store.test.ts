@@ -198,6 +198,38 @@ describe('rate of a cumulative meter', () => {
   });
 });
 
+describe('p95 of a window older than the raw timespan', () => {
+  it('comes from the finest rollup still covering it (per-minute means)', async () => {
+    const old = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3 * 86_400_000;
+    const oldSample = (sec: number, value: number): Sample => ({
+      ...util('srv-old', 0, value),
+      timestamp: new Date(old + sec * 1000),
+    });
+    // minute means: (10+30)/2 = 20, 40, 60, 100
+    await recordSamples(db, [
+      oldSample(5, 10),
+      oldSample(35, 30),
+      oldSample(65, 40),
+      oldSample(125, 60),
+      oldSample(185, 100),
+    ]);
+    const got = await querySeries(
+      db,
+      q({
+        resourceIds: ['srv-old'],
+        from: new Date(old),
+        to: new Date(old + 3_600_000),
+        granularity: 3600,
+        aggregation: 'p95',
+      }),
+    );
+    // rank 0.95*3 = 2.85 -> 60 + 0.85*(100-60) = 94 (the raw samples would give 92)
+    expect(got).toHaveLength(1);
+    expect(got[0]?.timestamp.getTime()).toBe(old);
+    expect(got[0]?.value).toBeCloseTo(94, 9);
+  });
+});
+
 describe('rollup boundaries', () => {
   it('a sample on a boundary opens the next bucket; one just before stays in the previous', async () => {
     const id = 'srv-edge';
