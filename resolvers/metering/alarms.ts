@@ -79,7 +79,12 @@ function text(field: string, value: string, schema: typeof nameSchema | typeof d
 }
 
 /** Checks a whole rule (after merging an update); typed errors name the input field. */
-async function checkRule(ctx: ServiceContext, tx: Tx, rule: Rule): Promise<void> {
+async function checkRule(
+  ctx: ServiceContext,
+  tx: Tx,
+  rule: Rule,
+  resourcesChanged = true,
+): Promise<void> {
   checkMeterFor('input.meter', rule.meter, rule.resourceType);
   if (!Number.isFinite(rule.threshold))
     throw new InvalidInputError('input.threshold', 'input.threshold must be a finite number');
@@ -131,7 +136,9 @@ async function checkRule(ctx: ServiceContext, tx: Tx, rule: Rule): Promise<void>
       checkWebhookUrl(allow, `input.actions.${key}.${i}`, url);
     });
   }
-  await checkAlarmResources(ctx, tx, rule.resourceType as MeteredType, rule.resourceIds);
+  // An update that keeps the resources (e.g. disabling) must work after one was deleted.
+  if (resourcesChanged)
+    await checkAlarmResources(ctx, tx, rule.resourceType as MeteredType, rule.resourceIds);
 }
 
 function actionsOf(given: Partial<AlarmActions> | null | undefined, base?: AlarmActions) {
@@ -252,7 +259,7 @@ export async function updateAlarm(
       evaluationPeriods: input.evaluationPeriods ?? current.evaluationPeriods,
       actions: actionsOf(input.actions, current.actions),
     };
-    await checkRule(ctx, tx, rule);
+    await checkRule(ctx, tx, rule, input.resourceIds != null || input.resourceType != null);
     const enabling = input.enabled === true && !current.enabled;
     const [row] = await tx
       .update(alarms)
