@@ -34,6 +34,7 @@ import './baremetal/types';
 import './baremetal/queries';
 import './baremetal/mutations';
 import './baremetal/subscriptions';
+import './servers/baremetal-node';
 
 /** The whole Stratus schema, assembled from one file per domain. */
 export const schema = auditMutations(lexicographicSortSchema(builder.toSchema()));

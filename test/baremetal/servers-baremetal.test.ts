@@ -157,6 +157,12 @@ describe('servers on bare-metal nodes', () => {
     // Isolation: the member sees the server; nodes are admin-only.
     const nodes = await s.gql(`{ baremetalNodes { edges { node { id } } } }`, {}, member.token);
     expect(JSON.stringify(nodes)).not.toContain(node.id);
+    const linked = `query($id: ID!) { node(id: $id) { ... on Server { baremetalNode { id provisionState } } } }`;
+    expect((await s.ok(linked, { id: serverId }, s.adminToken)).node.baremetalNode).toEqual({
+      id: node.id,
+      provisionState: 'ACTIVE',
+    });
+    expect((await s.ok(linked, { id: serverId }, member.token)).node.baremetalNode).toBeNull();
     const other = await new Seed(s).member('member');
     expect(await getServer(s, other.token!, serverId)).toBeNull();
 
