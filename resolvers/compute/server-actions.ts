@@ -10,7 +10,7 @@ import { type OperationRow, startOperation } from '../operations';
 import { reserveQuota } from '../quotas';
 import { inTransaction, type ServiceContext } from '../runtime';
 import { isUuid, nameSchema, parseInput } from '../validation';
-import { checkBaremetalAction } from './baremetal-servers';
+import { baremetalClassOf, checkBaremetalAction } from './baremetal-servers';
 import { ServerLockedError, ServerStateError } from './errors';
 import { loadFlavors } from './flavors';
 import { finishAction, recordAction } from './instance-actions';
@@ -163,6 +163,12 @@ export async function resizeServer(ctx: ServiceContext, id: string, flavorId: st
   if (!flavor) throw new InvalidInputError('input.flavorId', `No flavor with id "${flavorId}"`);
   if (flavor.id === current.flavor.flavorId) {
     throw new InvalidInputError('input.flavorId', 'The server already has this flavor');
+  }
+  if (baremetalClassOf(flavor.extraSpecs)) {
+    throw new InvalidInputError(
+      'input.flavorId',
+      'A server cannot be resized to a bare-metal flavor',
+    );
   }
   if (flavor.rootDiskGib < current.flavor.rootDiskGib) {
     throw new InvalidInputError(

@@ -6,6 +6,7 @@ import {
 } from '../../resolvers/compute/baremetal-servers';
 import {
   BASIC_ERROR_FIELDS,
+  createFlavor,
   createServer,
   emptyDisk,
   getServer,
@@ -246,5 +247,30 @@ describe('servers on bare-metal nodes', () => {
     });
     expect(refused).toMatchObject({ __typename: 'InvalidInputError', field: 'input.networks' });
     expect(await count()).toBe(before);
+  });
+
+  it('a VM cannot be resized to a bare-metal flavor', async () => {
+    const vmFlavor = await createFlavor(s, {
+      name: uniq('vm'),
+      vcpus: 1,
+      ramMib: 128,
+      rootDiskGib: 1,
+    });
+    const created = await createServer(s, member.token, {
+      name: 'vm-1',
+      flavorId: vmFlavor,
+      imageId,
+    });
+    const serverId = created.created.server.id;
+    await waitForStatus(s, member.token, serverId, 'ACTIVE', 30_000);
+    const refused = await serverAction(
+      s,
+      member.token,
+      'resizeServer',
+      { id: serverId, flavorId: await baremetalFlavor('resize-target') },
+      'ResizeServerInput',
+    );
+    expect(refused).toMatchObject({ __typename: 'InvalidInputError', field: 'input.flavorId' });
+    expect((await getServer(s, member.token, serverId)).status).toBe('ACTIVE');
   });
 });
