@@ -244,36 +244,44 @@ export async function runNodeJob(
         break;
       }
     }
-    const moved = result ? await move({ ...result, ...RELEASE }) : null;
-    await finishOperation(
-      db,
-      operationId,
-      moved
-        ? {
-            result: {
-              nodeId: node.id,
-              provisionState: moved.provisionState,
-              powerState: moved.powerState,
+    // The node's release and the operation's end commit together: a client that sees the node
+    // free never finds its operation still running.
+    await db.transaction(async (tx) => {
+      const moved = result
+        ? await moveNode(tx, node.id, operationId, { ...result, ...RELEASE })
+        : null;
+      await finishOperation(
+        tx,
+        operationId,
+        moved
+          ? {
+              result: {
+                nodeId: node.id,
+                provisionState: moved.provisionState,
+                powerState: moved.powerState,
+              },
+            }
+          : {
+              errorCode: 'ABORTED',
+              errorMessage: `node ${node.id} was taken from this operation (abort)`,
             },
-          }
-        : {
-            errorCode: 'ABORTED',
-            errorMessage: `node ${node.id} was taken from this operation (abort)`,
-          },
-    );
+      );
+    });
   } catch (error) {
     const failure =
       error instanceof StepError
         ? error
         : new StepError('error', 'INTERNAL', errorText(error).message);
-    await move({
-      ...(failure.state ? { provisionState: failure.state } : {}),
-      lastError: failure.message,
-      ...RELEASE,
-    });
-    await finishOperation(db, operationId, {
-      errorCode: failure.code,
-      errorMessage: failure.message,
+    await db.transaction(async (tx) => {
+      await moveNode(tx, node.id, operationId, {
+        ...(failure.state ? { provisionState: failure.state } : {}),
+        lastError: failure.message,
+        ...RELEASE,
+      });
+      await finishOperation(tx, operationId, {
+        errorCode: failure.code,
+        errorMessage: failure.message,
+      });
     });
   }
 }
