@@ -1,32 +1,18 @@
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeployTarget } from '../../resolvers/baremetal/deployer';
 import type { PxeNodeDeployer } from '../../resolvers/baremetal/pxe/deployer';
 import type { Runtime } from '../../resolvers/runtime';
-import { loadConfig, type NetworkConfig } from '../../server/config';
-import { ovsSkipReason, testBridge } from '../network/driver-ovs-support';
+import { ovsSkipReason } from '../network/driver-ovs-support';
 import { made } from '../network/networks-support';
-import { BmcLab, type BmcSim, bmcSimSkipReason } from '../support/bmc-sim';
-import { rawId, uploadTestGuest } from '../support/compute';
-import {
-  createTestDatabase,
-  dropTestDatabase,
-  startTestStratus,
-  type TestStratus,
-} from '../support/harness';
+import { type BmcSim, bmcSimSkipReason } from '../support/bmc-sim';
+import { rawId } from '../support/compute';
+import type { TestStratus } from '../support/harness';
 import { qemuSkipReason } from '../support/host-tools';
-import {
-  cableNodePort,
-  diskStartIs,
-  labCidrBase,
-  markedDisk,
-  namespacesOf,
-} from '../support/pxe-lab';
+import { cableNodePort, diskStartIs, PxeLab } from '../support/pxe-lab';
 
 /**
  * Network boot of a simulated machine, real everything: a Stratus external network on Open
@@ -45,12 +31,10 @@ const title = skipReason
 const BOOT_WAIT = 240_000;
 
 describe.skipIf(skipReason !== null)(title, () => {
+  const lab = new PxeLab();
   let s: TestStratus;
   let rt: Runtime;
-  let databaseUrl: string;
-  let network: NetworkConfig;
   let work: string;
-  let lab: BmcLab;
   let sim: BmcSim;
   let deployer: PxeNodeDeployer;
   let target: DeployTarget;
@@ -62,45 +46,18 @@ describe.skipIf(skipReason !== null)(title, () => {
   const stages: string[] = [];
 
   beforeAll(async () => {
-    databaseUrl = await createTestDatabase();
-    work = await fs.mkdtemp(path.join(os.tmpdir(), 'stratus-pxe-'));
-    network = {
-      ...loadConfig({}).network,
-      driver: 'ovs',
-      driverConfig: { bridge: testBridge(), stateDir: path.join(work, 'ovs') },
-    };
-    // Nodes reach Stratus at the host's address on their network: listen beyond loopback.
-    s = await startTestStratus({ network, host: '0.0.0.0' }, databaseUrl);
+    await lab.start('stratus-pxe-');
+    ({ s, work, deployer, imageId } = lab);
     rt = s.stratus.runtime;
     expect(rt.network?.driver.info().name).toBe('ovs');
-    deployer = rt.nodeDeployer as PxeNodeDeployer;
     expect(deployer?.unavailable()).toBeNull();
-    deployer.options.bootRoot = path.join(work, 'boot');
-
-    imageId = await uploadTestGuest(s, s.adminToken);
-    deployer.options.cleanImageId = rawId(imageId);
-    const base = labCidrBase();
-    const net = await made(
-      s,
-      s.adminToken,
-      'createNetwork',
-      { name: 'provisioning', external: true },
-      'network',
-    );
-    networkId = rawId(net.id);
-    await made(
-      s,
-      s.adminToken,
-      'createSubnet',
-      { networkId: net.id, cidr: `${base}.0/24` },
-      'subnet',
-    );
+    networkId = rawId(lab.networkId);
     const mac = 'fa:16:3e:5e:00:01';
     const port = await made(
       s,
       s.adminToken,
       'createPort',
-      { networkId: net.id, macAddress: mac, portSecurityEnabled: false, name: 'node-nic0' },
+      { networkId: lab.networkId, macAddress: mac, portSecurityEnabled: false, name: 'node-nic0' },
       'port',
     );
     const portId = rawId(port.id);
@@ -110,30 +67,11 @@ describe.skipIf(skipReason !== null)(title, () => {
     // The subnet's sync job starts dnsmasq and the host gateway (the host's address .1).
     await until(() => existsSync(path.join(dhcpDir, 'pid')), 'the network DHCP');
     const tap = await cableNodePort(rt, portId);
-    disk = path.join(work, 'disk.qcow2');
-    await markedDisk(disk);
-    lab = new BmcLab();
-    sim = await lab.start({ netboot: { tap, mac, disk }, memoryMb: 384 });
+    ({ sim, disk } = await lab.startSim(tap, mac));
     target = { nodeId: randomUUID(), bmc: sim.spec(), portIds: [portId], macs: [mac] };
   }, 600_000);
 
-  afterAll(async () => {
-    await lab?.stopAll();
-    expect(lab?.leftovers() ?? []).toEqual([]);
-    if (rt?.network) {
-      const driver = rt.network.driver;
-      const left = await driver.list();
-      for (const p of left.ports) await driver.deletePort(p.portIdPrefix);
-      for (const id of left.networks) await driver.deleteNetwork(id);
-      expect(namespacesOf(left.networks)).toEqual([]);
-    }
-    await s?.stop();
-    if (network) {
-      execFileSync('ovs-vsctl', ['--if-exists', 'del-br', String(network.driverConfig.bridge)]);
-    }
-    if (work) await fs.rm(work, { recursive: true, force: true });
-    if (databaseUrl) await dropTestDatabase(databaseUrl);
-  }, 120_000);
+  afterAll(() => lab.stop(), 120_000);
 
   async function until(check: () => boolean, what: string, timeoutMs = 60_000) {
     const deadline = Date.now() + timeoutMs;

@@ -1,30 +1,17 @@
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PxeNodeDeployer } from '../../resolvers/baremetal/pxe/deployer';
-import { loadConfig, type NetworkConfig } from '../../server/config';
-import { ovsSkipReason, testBridge } from '../network/driver-ovs-support';
-import { made } from '../network/networks-support';
-import { BmcLab, type BmcSim, bmcSimSkipReason } from '../support/bmc-sim';
+import { ovsSkipReason } from '../network/driver-ovs-support';
+import { type BmcSim, bmcSimSkipReason } from '../support/bmc-sim';
 import {
   createServer,
   rawId,
   serverAction,
-  uploadTestGuest,
   waitForOperation,
   waitForStatus,
 } from '../support/compute';
-import {
-  createTestDatabase,
-  dropTestDatabase,
-  startTestStratus,
-  type TestStratus,
-} from '../support/harness';
+import type { TestStratus } from '../support/harness';
 import { qemuSkipReason } from '../support/host-tools';
-import { cableNodePort, labCidrBase, markedDisk, namespacesOf } from '../support/pxe-lab';
-import { baremetalOverrides, enroll, enrollInput, query, waitForNode } from './support-nodes';
+import { PxeLab } from '../support/pxe-lab';
+import { baremetalOverrides, query, waitForNode } from './support-nodes';
 
 /**
  * The whole cycle again from createServer with a bare-metal flavor, real everything (the lab of
@@ -40,81 +27,25 @@ const title = skipReason
 const WAIT = 300_000;
 
 describe.skipIf(skipReason !== null)(title, () => {
+  const lab = new PxeLab();
   let s: TestStratus;
-  let databaseUrl: string;
-  let network: NetworkConfig;
-  let work: string;
-  let lab: BmcLab;
   let sim: BmcSim;
   let nodeId: string;
   let imageId: string;
-  let disk: string;
   let flavorId: string;
 
   beforeAll(async () => {
-    databaseUrl = await createTestDatabase();
-    work = await fs.mkdtemp(path.join(os.tmpdir(), 'stratus-bm-server-'));
-    network = {
-      ...loadConfig({}).network,
-      driver: 'ovs',
-      driverConfig: { bridge: testBridge(), stateDir: path.join(work, 'ovs') },
-    };
     const bm = baremetalOverrides({ automatedClean: true, cleanTimeoutMs: WAIT });
-    s = await startTestStratus(
-      {
-        ...bm,
-        baremetal: { ...bm.baremetal!, deployTimeoutMs: WAIT },
-        network,
-        host: '0.0.0.0',
-        dataDir: work,
-      },
-      databaseUrl,
-    );
-    const deployer = s.stratus.runtime.nodeDeployer as PxeNodeDeployer;
-    deployer.options.bootRoot = path.join(work, 'boot');
-    imageId = await uploadTestGuest(s, s.adminToken);
-    deployer.options.cleanImageId = rawId(imageId);
-
-    const net = await made(
-      s,
-      s.adminToken,
-      'createNetwork',
-      { name: 'provisioning', external: true },
-      'network',
-    );
-    await made(
-      s,
-      s.adminToken,
-      'createSubnet',
-      { networkId: net.id, cidr: `${labCidrBase()}.0/24` },
-      'subnet',
-    );
-    const mac = 'fa:16:3e:5e:00:07';
-    // Enrolled first (its Stratus port names the tap), then pointed at its BMC.
-    const node = await enroll(
-      s,
-      enrollInput(
-        {},
-        { resourceClass: 'metal-e2e', ports: [{ macAddress: mac, networkId: net.id }] },
-      ),
-    );
-    nodeId = node.id;
-    const tap = await cableNodePort(s.stratus.runtime, rawId(node.ports[0].port.id));
-    disk = path.join(work, 'disk.qcow2');
-    await markedDisk(disk);
-    lab = new BmcLab();
-    sim = await lab.start({ netboot: { tap, mac, disk }, memoryMb: 384 });
-    const updated = await s.ok(
-      `mutation($input: UpdateNodeInput!) { updateNode(input: $input) { __typename ... on Error { message } } }`,
-      {
-        input: {
-          id: nodeId,
-          bmc: { port: sim.port, username: sim.username, password: sim.password },
-        },
-      },
-      s.adminToken,
-    );
-    expect(updated.updateNode.__typename, JSON.stringify(updated)).toBe('UpdateNodeSuccess');
+    await lab.start('stratus-bm-server-', (work) => ({
+      ...bm,
+      baremetal: { ...bm.baremetal!, deployTimeoutMs: WAIT },
+      dataDir: work,
+    }));
+    s = lab.s;
+    imageId = lab.imageId;
+    ({ nodeId, sim } = await lab.enrollSimNode('fa:16:3e:5e:00:07', {
+      resourceClass: 'metal-e2e',
+    }));
     // As provide leaves it (the cleaning boot is pxe-api.test.ts's): available.
     await query(s, `update baremetal_nodes set provision_state = 'available' where id = $1`, [
       rawId(nodeId),
@@ -140,23 +71,7 @@ describe.skipIf(skipReason !== null)(title, () => {
     flavorId = flavor.createFlavor.flavor.id;
   }, 600_000);
 
-  afterAll(async () => {
-    await lab?.stopAll();
-    expect(lab?.leftovers() ?? []).toEqual([]);
-    const agent = s?.stratus.runtime.network;
-    if (agent) {
-      const left = await agent.driver.list();
-      for (const p of left.ports) await agent.driver.deletePort(p.portIdPrefix);
-      for (const id of left.networks) await agent.driver.deleteNetwork(id);
-      expect(namespacesOf(left.networks)).toEqual([]);
-    }
-    await s?.stop();
-    if (network) {
-      execFileSync('ovs-vsctl', ['--if-exists', 'del-br', String(network.driverConfig.bridge)]);
-    }
-    if (work) await fs.rm(work, { recursive: true, force: true });
-    if (databaseUrl) await dropTestDatabase(databaseUrl);
-  }, 120_000);
+  afterAll(() => lab.stop(), 120_000);
 
   it(
     'createServer → the node network-boots the guest → ACTIVE; stop/start power it; delete cleans it back to available',
