@@ -11,7 +11,7 @@ import { publishServerEvent } from '../../resolvers/compute/server-events';
 import type { ServerRow } from '../../resolvers/compute/server-states';
 import { finishOperation, type OperationRow } from '../../resolvers/operations';
 import { inTransaction } from '../../resolvers/runtime';
-import { JobError, type JobKit, SupersededError } from './server-job-kit';
+import { buildFailure, JobError, type JobKit, SupersededError } from './server-job-kit';
 
 /**
  * Build and delete of a server on a bare-metal node (Nova's ironic driver): the scheduling
@@ -126,25 +126,7 @@ export async function buildOnNode(
     await db.transaction((tx) => finishAction(tx, actionId, null));
     await finishOperation(db, op.id, { result: { serverId: server.id, nodeId } });
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    await fail(
-      op,
-      actionId,
-      error,
-      {
-        vmState: 'error',
-        taskState: null,
-        powerState: 'nostate',
-        host: null,
-        fault: {
-          code: 500,
-          message: error instanceof NoValidHostError ? message : 'Build of the server failed',
-          details: message,
-          createdAt: new Date().toISOString(),
-        },
-      },
-      server.id,
-    );
+    await fail(op, actionId, error, buildFailure(error), server.id);
     // A delete that superseded the build undeploys the node itself.
     if (!(error instanceof SupersededError)) await undeployAndRelease(kit, server, op, false);
   }

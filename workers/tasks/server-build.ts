@@ -1,7 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { servers } from '../../db/tables';
 import type { InstanceSpec, NicSpec } from '../../drivers/compute/types';
-import { NoValidHostError } from '../../resolvers/compute/errors';
 import { finishAction, inActionEvent } from '../../resolvers/compute/instance-actions';
 import { BUILD_JOB, onHost } from '../../resolvers/compute/jobs';
 import { groupPlacement, lockHostStates, selectHost } from '../../resolvers/compute/scheduler';
@@ -24,7 +23,7 @@ import {
   operationEnded,
   releaseUnclaimedBootVolume,
 } from './server-boot-volume';
-import { heldFlavor, JobError, type JobKit, SupersededError } from './server-job-kit';
+import { buildFailure, heldFlavor, JobError, type JobKit, SupersededError } from './server-job-kit';
 
 /** The build and delete jobs of servers. */
 export function buildJobs(kit: JobKit) {
@@ -175,26 +174,7 @@ export function buildJobs(kit: JobKit) {
           await releaseUnclaimedBootVolume(rt, op, agent.hostname, bootVolume);
           return;
         }
-        const message = error instanceof Error ? error.message : String(error);
-        await fail(
-          op,
-          input.actionId,
-          error,
-          {
-            vmState: 'error',
-            taskState: null,
-            powerState: 'nostate',
-            host: null,
-            fault: {
-              // Nova records every build failure, NoValidHost included, as a 500 fault.
-              code: 500,
-              message: error instanceof NoValidHostError ? message : 'Build of the server failed',
-              details: message,
-              createdAt: new Date().toISOString(),
-            },
-          },
-          server.id,
-        );
+        await fail(op, input.actionId, error, buildFailure(error), server.id);
         if (bootVolume) await releaseUnclaimedBootVolume(rt, op, agent.hostname, bootVolume);
       }
     });

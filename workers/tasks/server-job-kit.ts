@@ -208,3 +208,21 @@ export function heldFlavor(row: ServerRow): { vcpus: number; ramMib: number } {
     ramMib: Math.max(row.flavor.ramMib, old?.ramMib ?? 0),
   };
 }
+
+/** The state a failed build leaves the server in: ERROR with its fault. */
+export function buildFailure(error: unknown): ServerUpdate {
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    vmState: 'error',
+    taskState: null,
+    powerState: 'nostate',
+    host: null,
+    fault: {
+      // Nova records every build failure, NoValidHost included, as a 500 fault.
+      code: 500,
+      message: error instanceof NoValidHostError ? message : 'Build of the server failed',
+      details: message,
+      createdAt: new Date().toISOString(),
+    },
+  };
+}
