@@ -1,27 +1,12 @@
-import type { baremetalNodes } from '../../db/tables';
+import { type baremetalNodes, nodeProvisionStateEnum } from '../../db/tables';
 
 /** Ironic's provision state machine: where each verb may start, where it goes, where it ends. */
 
 export type NodeRow = typeof baremetalNodes.$inferSelect;
 export type ProvisionState = NodeRow['provisionState'];
 
-export const PROVISION_STATES: readonly ProvisionState[] = [
-  'enroll',
-  'verifying',
-  'manageable',
-  'inspecting',
-  'inspect failed',
-  'available',
-  'deploying',
-  'wait call-back',
-  'active',
-  'deploy failed',
-  'deleting',
-  'cleaning',
-  'clean wait',
-  'clean failed',
-  'error',
-];
+/** Every provision state, in the order of the database enum (db/baremetal.ts spells them). */
+export const PROVISION_STATES: readonly ProvisionState[] = nodeProvisionStateEnum.enumValues;
 
 /** States a job holds a node in; no other verb, power action or delete starts meanwhile. */
 export const TRANSITIONAL: readonly ProvisionState[] = [
