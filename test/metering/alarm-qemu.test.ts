@@ -1,20 +1,8 @@
-import fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadComputeDriver } from '../../drivers/compute/index';
-import { type ComputeConfig, loadConfig } from '../../server/config';
-import {
-  createFlavor,
-  createServer,
-  qemuCompute,
-  rawId,
-  uploadTestGuest,
-  waitForOperation,
-  waitForStatus,
-} from '../support/compute';
-import { startTestStratus, type TestStratus } from '../support/harness';
+import { rawId } from '../support/compute';
+import type { TestStratus } from '../support/harness';
 import { qemuSkipReason } from '../support/host-tools';
-import { Seed } from '../support/seed';
-import { deleteAndWait, uniq } from '../support/servers';
+import { QemuGuest } from '../support/qemu-guest';
 import { availableVolume, volumeAct } from '../volume/volumes-support';
 import { createAlarm, hmac, Receiver, waitForAlarm } from './alarm-support';
 
@@ -41,51 +29,34 @@ echo calm
 `;
 
 describe.skipIf(skipReason !== null)(title, () => {
+  const guest = new QemuGuest();
   let s: TestStratus;
-  let compute: ComputeConfig;
   let token: string;
   let serverId: string;
   let receiver: Receiver;
   let hook: string;
 
   beforeAll(async () => {
-    compute = qemuCompute(loadConfig({}).compute);
-    s = await startTestStratus({
-      compute,
-      metering: { intervalMs: 1000 },
-      alarms: {
-        evaluationIntervalMs: 500,
-        webhookAllow: ['127.0.0.1'],
-        webhookMaxAttempts: 5,
-        webhookTimeoutMs: 5_000,
+    await guest.start(
+      {
+        metering: { intervalMs: 1000 },
+        alarms: {
+          evaluationIntervalMs: 500,
+          webhookAllow: ['127.0.0.1'],
+          webhookMaxAttempts: 5,
+          webhookTimeoutMs: 5_000,
+        },
       },
-    });
+      { name: 'alarmed', flavorPrefix: 'alarm', userData: BUSY_WHILE_VDB },
+    );
+    ({ s, token, serverId } = guest);
     receiver = new Receiver();
     hook = await receiver.start();
-    token = (await new Seed(s).member('member')).token!;
-    const imageId = await uploadTestGuest(s, token);
-    const flavorId = await createFlavor(s, { name: uniq('alarm'), vcpus: 1, ramMib: 256 });
-    const created = await createServer(s, token, {
-      name: 'alarmed',
-      imageId,
-      flavorId,
-      userData: BUSY_WHILE_VDB,
-    });
-    serverId = created.created.server.id;
-    await waitForOperation(s, token, created.created.operation.id);
-    await waitForStatus(s, token, serverId, 'ACTIVE');
   }, 20 * 60_000);
 
   afterAll(async () => {
     await receiver?.stop();
-    if (serverId) await deleteAndWait(s, token, serverId).catch(() => {});
-    await s?.stop();
-    if (compute) {
-      const d = await loadComputeDriver('qemu', compute.driverConfig);
-      for (const id of await d.list({ all: true })) await d.destroy(id);
-      await d.close();
-      await fs.rm(String(compute.driverConfig.stateDir), { recursive: true, force: true });
-    }
+    await guest.stop();
   }, 300_000);
 
   async function until(check: () => Promise<boolean>, what: string): Promise<void> {

@@ -1,21 +1,9 @@
-import fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadComputeDriver } from '../../drivers/compute/index';
-import { type ComputeConfig, loadConfig } from '../../server/config';
 import { MeteringPollers } from '../../workers/metering/pollers';
-import {
-  createFlavor,
-  createServer,
-  qemuCompute,
-  rawId,
-  uploadTestGuest,
-  waitForOperation,
-  waitForStatus,
-} from '../support/compute';
-import { type Subscription, startTestStratus, type TestStratus } from '../support/harness';
+import { rawId } from '../support/compute';
+import type { Subscription, TestStratus } from '../support/harness';
 import { qemuSkipReason } from '../support/host-tools';
-import { Seed } from '../support/seed';
-import { deleteAndWait, uniq } from '../support/servers';
+import { QemuGuest } from '../support/qemu-guest';
 import { availableVolume, volumeAct } from '../volume/volumes-support';
 
 /**
@@ -40,28 +28,19 @@ while :; do dd if=/dev/zero of=/dev/vdb bs=64k count=32 2>/dev/null; sync; sleep
 `;
 
 describe.skipIf(skipReason !== null)(title, () => {
+  const guest = new QemuGuest();
   let s: TestStratus;
-  let compute: ComputeConfig;
   let token: string;
   let serverId: string;
   let pollers: MeteringPollers;
   let live: Subscription | null = null;
 
   beforeAll(async () => {
-    compute = qemuCompute(loadConfig({}).compute);
-    s = await startTestStratus({ compute, metering: { intervalMs: 0 } });
-    token = (await new Seed(s).member('member')).token!;
-    const imageId = await uploadTestGuest(s, token);
-    const flavorId = await createFlavor(s, { name: uniq('meter'), vcpus: 1, ramMib: 256 });
-    const created = await createServer(s, token, {
-      name: 'busy',
-      imageId,
-      flavorId,
-      userData: BUSY_SCRIPT,
-    });
-    serverId = created.created.server.id;
-    await waitForOperation(s, token, created.created.operation.id);
-    await waitForStatus(s, token, serverId, 'ACTIVE');
+    await guest.start(
+      { metering: { intervalMs: 0 } },
+      { name: 'busy', flavorPrefix: 'meter', userData: BUSY_SCRIPT },
+    );
+    ({ s, token, serverId } = guest);
     const rt = s.stratus.runtime;
     pollers = new MeteringPollers({
       db: rt.db,
@@ -76,15 +55,7 @@ describe.skipIf(skipReason !== null)(title, () => {
   afterAll(async () => {
     live?.close();
     await pollers?.stop();
-    if (serverId) await deleteAndWait(s, token, serverId).catch(() => {});
-    await s?.stop();
-    if (compute) {
-      // Whatever a failed step left: end every VM in the test's state folder.
-      const d = await loadComputeDriver('qemu', compute.driverConfig);
-      for (const id of await d.list({ all: true })) await d.destroy(id);
-      await d.close();
-      await fs.rm(String(compute.driverConfig.stateDir), { recursive: true, force: true });
-    }
+    await guest.stop();
   }, 300_000);
 
   async function latest(meter: string, type: string, id: string): Promise<number | undefined> {
