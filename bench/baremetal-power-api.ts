@@ -11,44 +11,13 @@
  * on|off` with the driver's argv, then `power status` every 50 ms (the driver's poll
  * interval here) until it reports the state.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { checkBmcSpec, IpmiBaremetalDriver } from '../drivers/baremetal/index';
-import { loadConfig } from '../server/config';
-import { BmcLab, type BmcSim, bmcSimSkipReason } from '../test/support/bmc-sim';
-import { BUILD_GUEST, GUEST_DIR } from '../test/support/host-tools';
-import {
-  fmt,
-  machineLine,
-  printTable,
-  runMain,
-  startBenchStratus,
-  startDatabase,
-  summarize,
-} from './support';
+import { bmcSimSkipReason } from '../test/support/bmc-sim';
+import { POLL_MS, powerByHand, startBaremetalBench, stopBaremetalBench } from './baremetal-common';
+import { fmt, machineLine, printTable, runMain, summarize } from './support';
 
 const ROUNDS = Number(process.env.BM_POWER_ROUNDS ?? 10);
-const POLL_MS = 50;
-const run = promisify(execFile);
-const driver = new IpmiBaremetalDriver({ pollIntervalMs: POLL_MS });
-
-async function byHand(sim: BmcSim, command: string[]): Promise<string> {
-  const bmc = checkBmcSpec(sim.spec());
-  const { stdout } = await run('ipmitool', driver.argv(bmc, command), {
-    env: { ...process.env, IPMI_PASSWORD: bmc.password },
-  });
-  return stdout;
-}
-
-async function powerByHand(sim: BmcSim, action: 'on' | 'off'): Promise<void> {
-  await byHand(sim, ['power', action]);
-  while (!(await byHand(sim, ['power', 'status'])).includes(`Chassis Power is ${action}`)) {
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-}
 
 async function main(): Promise<void> {
   const skip = bmcSimSkipReason();
@@ -56,22 +25,8 @@ async function main(): Promise<void> {
     console.log(`baremetal-power-api: skipped (${skip})`);
     return;
   }
-  execFileSync(BUILD_GUEST, [GUEST_DIR], { stdio: 'ignore' });
-  const db = await startDatabase();
-  const lab = new BmcLab();
-  const base = loadConfig({});
-  const bench = await startBenchStratus(db.url, {
-    compute: { ...base.compute, driver: 'none' },
-    network: { ...base.network, driver: 'none' },
-    volume: { ...base.volume, driver: 'none' },
-    baremetal: {
-      ...base.baremetal,
-      credentialKey: randomBytes(32).toString('base64'),
-      automatedClean: false,
-      syncIntervalMs: 3_600_000,
-      driverConfig: { pollIntervalMs: POLL_MS },
-    },
-  });
+  const running = await startBaremetalBench({ driverConfig: { pollIntervalMs: POLL_MS } });
+  const { db, lab, bench } = running;
   let client: ReturnType<typeof createClient> | null = null;
   try {
     const sim = await lab.start();
@@ -216,11 +171,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await client?.dispose();
-    await bench.stop();
-    await lab.stopAll();
-    await db.stop();
-    const left = lab.leftovers();
-    if (left.length > 0) console.log(`WARNING: processes left: ${left.join(', ')}`);
+    await stopBaremetalBench(running);
   }
 }
 

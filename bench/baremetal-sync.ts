@@ -11,45 +11,16 @@
  * client work), its ipmitool children and the ipmi_sim processes.
  */
 
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IpmiBaremetalDriver } from '../drivers/baremetal/index';
 import { syncPowerStates } from '../resolvers/baremetal/power-sync';
-import { loadConfig } from '../server/config';
-import { BmcLab, type BmcSim, bmcSimSkipReason } from '../test/support/bmc-sim';
-import { BUILD_GUEST, GUEST_DIR } from '../test/support/host-tools';
-import {
-  fmt,
-  machineLine,
-  printTable,
-  runMain,
-  startBenchStratus,
-  startDatabase,
-  summarize,
-} from './support';
+import { type BmcSim, bmcSimSkipReason } from '../test/support/bmc-sim';
+import { cpuOf, selfCpu, startBaremetalBench, stopBaremetalBench } from './baremetal-common';
+import { fmt, machineLine, printTable, runMain, summarize } from './support';
 
 const NODES = Number(process.env.BM_SYNC_NODES ?? 50);
 const ROUNDS = Number(process.env.BM_SYNC_ROUNDS ?? 5);
 const CONCURRENCY = Number(process.env.BM_SYNC_CONCURRENCY ?? 16);
-
-function cpuOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-function selfCpu(): { self: number; children: number } {
-  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
-  return {
-    self: (Number(fields[11]) + Number(fields[12])) / 100,
-    children: (Number(fields[13]) + Number(fields[14])) / 100,
-  };
-}
 
 const ENROLL = `mutation($input: EnrollNodeInput!) { enrollNode(input: $input) { __typename ... on EnrollNodeSuccess { node { id } } ... on Error { message } } }`;
 const MANAGE = `mutation($id: ID!) { setNodeProvisionState(input: { id: $id, target: MANAGE }) { __typename ... on Error { message } } }`;
@@ -60,23 +31,8 @@ async function main(): Promise<void> {
     console.log(`baremetal-sync: skipped (${skip})`);
     return;
   }
-  execFileSync(BUILD_GUEST, [GUEST_DIR], { stdio: 'ignore' });
-  const db = await startDatabase();
-  const lab = new BmcLab();
-  const base = loadConfig({});
-  const bench = await startBenchStratus(db.url, {
-    compute: { ...base.compute, driver: 'none' },
-    network: { ...base.network, driver: 'none' },
-    volume: { ...base.volume, driver: 'none' },
-    baremetal: {
-      ...base.baremetal,
-      credentialKey: randomBytes(32).toString('base64'),
-      automatedClean: false,
-      // The periodic loop stays out of the way; rounds are run by hand below.
-      syncIntervalMs: 3_600_000,
-      syncConcurrency: CONCURRENCY,
-    },
-  });
+  const running = await startBaremetalBench({ syncConcurrency: CONCURRENCY });
+  const { db, lab, bench } = running;
   try {
     const sims: BmcSim[] = [];
     for (let i = 0; i < NODES; i += 10) {
@@ -206,11 +162,7 @@ async function main(): Promise<void> {
       `service vs driver alone: ${fmt(((s.p50 - d.p50) / d.p50) * 100, 1)} % (ratio of medians)`,
     );
   } finally {
-    await bench.stop();
-    await lab.stopAll();
-    await db.stop();
-    const left = lab.leftovers();
-    if (left.length > 0) console.log(`WARNING: processes left: ${left.join(', ')}`);
+    await stopBaremetalBench(running);
   }
 }
 

@@ -16,22 +16,17 @@
  *     process, of its ipmitool children and of the ipmi_sim processes per round.
  * Prints medians and the ratio of medians.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { promisify } from 'node:util';
-import { checkBmcSpec, IpmiBaremetalDriver } from '../drivers/baremetal/index';
 import { BmcLab, type BmcSim, bmcSimSkipReason } from '../test/support/bmc-sim';
 import { BUILD_GUEST, GUEST_DIR } from '../test/support/host-tools';
+import { byHand, cpuOf, pollingDriver as driver, powerByHand, selfCpu } from './baremetal-common';
 
 const QUERY_ROUNDS = Number(process.env.IPMI_QUERY_ROUNDS ?? 60);
 const POWER_ROUNDS = Number(process.env.IPMI_POWER_ROUNDS ?? 10);
 const SYNC_BMCS = Number(process.env.IPMI_SYNC_BMCS ?? 50);
 const SYNC_ROUNDS = Number(process.env.IPMI_SYNC_ROUNDS ?? 5);
 const SYNC_CONCURRENCY = Number(process.env.IPMI_SYNC_CONCURRENCY ?? 16);
-const POLL_MS = 50;
-
-const run = promisify(execFile);
-const driver = new IpmiBaremetalDriver({ pollIntervalMs: POLL_MS });
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -45,22 +40,6 @@ async function timed(action: () => Promise<unknown>): Promise<number> {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
-/** ipmitool by hand, with exactly the driver's argv and environment. */
-async function byHand(sim: BmcSim, command: string[]): Promise<string> {
-  const bmc = checkBmcSpec(sim.spec());
-  const { stdout } = await run('ipmitool', driver.argv(bmc, command), {
-    env: { ...process.env, IPMI_PASSWORD: bmc.password },
-  });
-  return stdout;
-}
-
-async function powerByHand(sim: BmcSim, action: 'on' | 'off'): Promise<void> {
-  await byHand(sim, ['power', action]);
-  while (!(await byHand(sim, ['power', 'status'])).includes(`Chassis Power is ${action}`)) {
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-}
-
 function report(label: string, stratus: number[], hand: number[]): void {
   if (stratus.length === 0) return;
   const s = median(stratus);
@@ -68,26 +47,6 @@ function report(label: string, stratus: number[], hand: number[]): void {
   console.log(
     `${label}: driver median ${s.toFixed(1)} ms, by hand ${h.toFixed(1)} ms, ratio ${(s / h).toFixed(3)} (${(((s - h) / h) * 100).toFixed(1)} %), ${stratus.length} rounds`,
   );
-}
-
-/** CPU seconds (user + system) of `pid` from /proc; 0 when gone. */
-function cpuOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-/** This process's CPU and that of its reaped children (ipmitool), in seconds. */
-function selfCpu(): { self: number; children: number } {
-  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
-  return {
-    self: (Number(fields[11]) + Number(fields[12])) / 100,
-    children: (Number(fields[13]) + Number(fields[14])) / 100,
-  };
 }
 
 async function main(): Promise<void> {
