@@ -93,3 +93,34 @@ export async function stopBaremetalBench({ db, lab, bench }: BaremetalBench): Pr
   const left = lab.leftovers();
   if (left.length > 0) console.log(`WARNING: processes left: ${left.join(', ')}`);
 }
+
+const ENROLL = `mutation($input: EnrollNodeInput!) { enrollNode(input: $input) { __typename ... on EnrollNodeSuccess { node { id } } ... on Error { message } } }`;
+
+/** Enrolls a 1-CPU node of resource class `bench` behind `sim`'s BMC; returns its id. */
+export async function enrollBenchNode(
+  bench: BenchStratus,
+  token: string,
+  sim: BmcSim,
+  name: string,
+): Promise<string> {
+  const bmc = sim.spec();
+  const data = await bench.ok(
+    ENROLL,
+    {
+      input: {
+        name,
+        bmc: {
+          address: bmc.address,
+          port: bmc.port,
+          username: bmc.username,
+          password: bmc.password,
+        },
+        properties: { cpus: 1, memoryMb: 256, localGb: 1, cpuArch: 'x86_64' },
+        resourceClass: 'bench',
+      },
+    },
+    token,
+  );
+  if (data.enrollNode.__typename !== 'EnrollNodeSuccess') throw new Error(JSON.stringify(data));
+  return data.enrollNode.node.id as string;
+}

@@ -14,7 +14,13 @@
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { bmcSimSkipReason } from '../test/support/bmc-sim';
-import { POLL_MS, powerByHand, startBaremetalBench, stopBaremetalBench } from './baremetal-common';
+import {
+  enrollBenchNode,
+  POLL_MS,
+  powerByHand,
+  startBaremetalBench,
+  stopBaremetalBench,
+} from './baremetal-common';
 import { fmt, machineLine, printTable, runMain, summarize } from './support';
 
 const ROUNDS = Number(process.env.BM_POWER_ROUNDS ?? 10);
@@ -36,25 +42,7 @@ async function main(): Promise<void> {
       webSocketImpl: WebSocket,
       connectionParams: { authorization: `Bearer ${token}` },
     });
-    const bmc = sim.spec();
-    const enrolled = await bench.ok(
-      `mutation($input: EnrollNodeInput!) { enrollNode(input: $input) { ... on EnrollNodeSuccess { node { id } } ... on Error { message } } }`,
-      {
-        input: {
-          name: 'bench-node',
-          bmc: {
-            address: bmc.address,
-            port: bmc.port,
-            username: bmc.username,
-            password: bmc.password,
-          },
-          properties: { cpus: 1, memoryMb: 256, localGb: 1, cpuArch: 'x86_64' },
-          resourceClass: 'bench',
-        },
-      },
-      token,
-    );
-    const id = enrolled.enrollNode.node.id as string;
+    const id = await enrollBenchNode(bench, token, sim, 'bench-node');
     // Rows as the subscription delivers them; a waiter resolves on the one it wants.
     let waiter: ((row: { powerState: string; targetPowerState: string | null }) => void) | null =
       null;

@@ -15,14 +15,19 @@ import { readFileSync } from 'node:fs';
 import type { IpmiBaremetalDriver } from '../drivers/baremetal/index';
 import { syncPowerStates } from '../resolvers/baremetal/power-sync';
 import { type BmcSim, bmcSimSkipReason } from '../test/support/bmc-sim';
-import { cpuOf, selfCpu, startBaremetalBench, stopBaremetalBench } from './baremetal-common';
+import {
+  cpuOf,
+  enrollBenchNode,
+  selfCpu,
+  startBaremetalBench,
+  stopBaremetalBench,
+} from './baremetal-common';
 import { fmt, machineLine, printTable, runMain, summarize } from './support';
 
 const NODES = Number(process.env.BM_SYNC_NODES ?? 50);
 const ROUNDS = Number(process.env.BM_SYNC_ROUNDS ?? 5);
 const CONCURRENCY = Number(process.env.BM_SYNC_CONCURRENCY ?? 16);
 
-const ENROLL = `mutation($input: EnrollNodeInput!) { enrollNode(input: $input) { __typename ... on EnrollNodeSuccess { node { id } } ... on Error { message } } }`;
 const MANAGE = `mutation($id: ID!) { setNodeProvisionState(input: { id: $id, target: MANAGE }) { __typename ... on Error { message } } }`;
 
 async function main(): Promise<void> {
@@ -42,28 +47,8 @@ async function main(): Promise<void> {
     }
     const token = await bench.adminLogin();
     const ids: string[] = [];
-    for (const [i, sim] of sims.entries()) {
-      const bmc = sim.spec();
-      const data = await bench.ok(
-        ENROLL,
-        {
-          input: {
-            name: `bench-${i}`,
-            bmc: {
-              address: bmc.address,
-              port: bmc.port,
-              username: bmc.username,
-              password: bmc.password,
-            },
-            properties: { cpus: 1, memoryMb: 256, localGb: 1, cpuArch: 'x86_64' },
-            resourceClass: 'bench',
-          },
-        },
-        token,
-      );
-      if (data.enrollNode.__typename !== 'EnrollNodeSuccess') throw new Error(JSON.stringify(data));
-      ids.push(data.enrollNode.node.id);
-    }
+    for (const [i, sim] of sims.entries())
+      ids.push(await enrollBenchNode(bench, token, sim, `bench-${i}`));
     for (const id of ids) await bench.ok(MANAGE, { id }, token);
     const deadline = Date.now() + 600_000;
     for (;;) {
