@@ -6,8 +6,8 @@ import type { BmcSim } from '../support/bmc-sim';
 import { bmcSimSkipReason } from '../support/bmc-sim';
 import type { TestStratus } from '../support/harness';
 import { qemuSkipReason } from '../support/host-tools';
-import { diskStartIs, PxeLab } from '../support/pxe-lab';
-import { baremetalOverrides, PROVISION, waitForNode } from './support-nodes';
+import { diskStartIs, PxeLab, pxeApiConfig } from '../support/pxe-lab';
+import { PROVISION, waitForNode } from './support-nodes';
 
 /**
  * The whole Ironic cycle through the API on a simulated machine that boots over the network:
@@ -31,12 +31,7 @@ describe.skipIf(skipReason !== null)(title, () => {
   let disk: string;
 
   beforeAll(async () => {
-    const bm = baremetalOverrides({ automatedClean: true, cleanTimeoutMs: WAIT });
-    await lab.start('stratus-pxe-api-', (work) => ({
-      ...bm,
-      baremetal: { ...bm.baremetal!, deployTimeoutMs: WAIT },
-      dataDir: work,
-    }));
+    await lab.start('stratus-pxe-api-', pxeApiConfig(WAIT));
     s = lab.s;
     imageId = lab.imageId;
     ({ nodeId, sim, disk } = await lab.enrollSimNode('fa:16:3e:5e:00:02'));

@@ -10,8 +10,8 @@ import {
 } from '../support/compute';
 import type { TestStratus } from '../support/harness';
 import { qemuSkipReason } from '../support/host-tools';
-import { PxeLab } from '../support/pxe-lab';
-import { baremetalOverrides, query, waitForNode } from './support-nodes';
+import { PxeLab, pxeApiConfig } from '../support/pxe-lab';
+import { query, waitForNode } from './support-nodes';
 
 /**
  * The whole cycle again from createServer with a bare-metal flavor, real everything (the lab of
@@ -35,12 +35,7 @@ describe.skipIf(skipReason !== null)(title, () => {
   let flavorId: string;
 
   beforeAll(async () => {
-    const bm = baremetalOverrides({ automatedClean: true, cleanTimeoutMs: WAIT });
-    await lab.start('stratus-bm-server-', (work) => ({
-      ...bm,
-      baremetal: { ...bm.baremetal!, deployTimeoutMs: WAIT },
-      dataDir: work,
-    }));
+    await lab.start('stratus-bm-server-', pxeApiConfig(WAIT));
     s = lab.s;
     imageId = lab.imageId;
     ({ nodeId, sim } = await lab.enrollSimNode('fa:16:3e:5e:00:07', {

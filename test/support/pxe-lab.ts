@@ -10,7 +10,7 @@ import type { PxeNodeDeployer } from '../../resolvers/baremetal/pxe/deployer';
 import { portSpec } from '../../resolvers/networks/specs';
 import type { Runtime } from '../../resolvers/runtime';
 import { loadConfig, type NetworkConfig, type StratusConfig } from '../../server/config';
-import { enroll, enrollInput } from '../baremetal/support-nodes';
+import { baremetalOverrides, enroll, enrollInput } from '../baremetal/support-nodes';
 import { testBridge } from '../network/driver-ovs-support';
 import { made } from '../network/networks-support';
 import { BmcLab, type BmcSim } from './bmc-sim';
@@ -67,6 +67,19 @@ export function namespacesOf(ids: string[]): string[] {
     all = readdirSync('/run/netns');
   } catch {}
   return all.filter((ns) => ids.some((id) => ns.endsWith(id)));
+}
+
+/**
+ * The config of the API-level PXE tests: automated cleaning on, deploy and clean waits of
+ * `waitMs`, Stratus's data in the lab's work folder.
+ */
+export function pxeApiConfig(waitMs: number): (work: string) => Partial<StratusConfig> {
+  const bm = baremetalOverrides({ automatedClean: true, cleanTimeoutMs: waitMs });
+  return (work) => ({
+    ...bm,
+    baremetal: { ...bm.baremetal!, deployTimeoutMs: waitMs },
+    dataDir: work,
+  });
 }
 
 /**
