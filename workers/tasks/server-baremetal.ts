@@ -11,7 +11,13 @@ import { publishServerEvent } from '../../resolvers/compute/server-events';
 import type { ServerRow } from '../../resolvers/compute/server-states';
 import { finishOperation, type OperationRow } from '../../resolvers/operations';
 import { inTransaction } from '../../resolvers/runtime';
-import { buildFailure, JobError, type JobKit, SupersededError } from './server-job-kit';
+import {
+  buildFailure,
+  JobError,
+  type JobKit,
+  lockScheduling,
+  SupersededError,
+} from './server-job-kit';
 
 /**
  * Build and delete of a server on a bare-metal node (Nova's ironic driver): the scheduling
@@ -61,12 +67,7 @@ export async function buildOnNode(
       async () => {
         await inActionEvent(db, actionId, 'schedule_instance', () =>
           db.transaction(async (tx) => {
-            const [row] = await tx
-              .select()
-              .from(servers)
-              .where(eq(servers.id, server.id))
-              .for('update');
-            if (row.taskState !== 'scheduling') throw new SupersededError('not scheduling');
+            const row = await lockScheduling(tx, server.id);
             const node = await claimNodeForServer(tx, customClass, row.id);
             if (!node) {
               throw new NoValidHostError(

@@ -23,7 +23,14 @@ import {
   operationEnded,
   releaseUnclaimedBootVolume,
 } from './server-boot-volume';
-import { buildFailure, heldFlavor, JobError, type JobKit, SupersededError } from './server-job-kit';
+import {
+  buildFailure,
+  heldFlavor,
+  JobError,
+  type JobKit,
+  lockScheduling,
+  SupersededError,
+} from './server-job-kit';
 
 /** The build and delete jobs of servers. */
 export function buildJobs(kit: JobKit) {
@@ -72,12 +79,7 @@ export function buildJobs(kit: JobKit) {
           async () => {
             current = await inActionEvent(db, input.actionId, 'schedule_instance', () =>
               db.transaction(async (tx) => {
-                const [row] = await tx
-                  .select()
-                  .from(servers)
-                  .where(eq(servers.id, server.id))
-                  .for('update');
-                if (row.taskState !== 'scheduling') throw new SupersededError('not scheduling');
+                const row = await lockScheduling(tx, server.id);
                 const hosts = await lockHostStates(tx);
                 const group = await groupPlacement(tx, row.serverGroupId, row.id);
                 const host = selectHost(

@@ -1,4 +1,5 @@
 import { and, eq, inArray } from 'drizzle-orm';
+import type { Tx } from '../../db/connection';
 import { type FlavorSnapshot, images, operations, servers } from '../../db/tables';
 import type { KernelSpec, RootDiskSpec } from '../../drivers/compute/types';
 import type { ComputeAgent } from '../../resolvers/compute/compute-agent';
@@ -225,4 +226,11 @@ export function buildFailure(error: unknown): ServerUpdate {
       createdAt: new Date().toISOString(),
     },
   };
+}
+
+/** The server's row locked for scheduling; superseded when its task is no longer scheduling. */
+export async function lockScheduling(tx: Tx, serverId: string): Promise<ServerRow> {
+  const [row] = await tx.select().from(servers).where(eq(servers.id, serverId)).for('update');
+  if (row.taskState !== 'scheduling') throw new SupersededError('not scheduling');
+  return row;
 }
