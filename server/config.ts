@@ -1,8 +1,8 @@
 import os from 'node:os';
-import { type MeteringConfig, meteringConfig } from '../workers/metering/config';
-import { type BaremetalConfig, baremetalConfig } from '../resolvers/baremetal/config';
 import { type AuditConfig, auditConfig } from '../resolvers/audit/config';
+import { type BaremetalConfig, baremetalConfig } from '../resolvers/baremetal/config';
 import { type AlarmsConfig, alarmsConfig } from '../resolvers/metering/alarm-config';
+import { type MeteringConfig, meteringConfig } from '../workers/metering/config';
 /** Stratus configuration, read once from the environment. Every knob has a default that works on a laptop. */
 export interface SecurityConfig {
   /** Keystone's security_compliance options. */
