@@ -99,15 +99,19 @@ export class Bridge {
   async ports(): Promise<{ name: string; externalIds: Record<string, string> }[]> {
     const names = (await run('ovs-vsctl', ['list-ports', this.name])).split('\n').filter(Boolean);
     if (names.length === 0) return [];
+    // Every Interface row, not the listed names: a port deleted between the two calls (a
+    // server going away meanwhile) would make `list Interface <names>` fail as a whole.
     const out = await run('ovs-vsctl', [
       '--format=json',
       '--columns=name,external_ids',
       'list',
       'Interface',
-      ...names,
     ]);
+    const onBridge = new Set(names);
     const rows = (JSON.parse(out) as { data: [string, ['map', [string, string][]]][] }).data;
-    return rows.map(([name, ids]) => ({ name, externalIds: Object.fromEntries(ids[1]) }));
+    return rows
+      .filter(([name]) => onBridge.has(name))
+      .map(([name, ids]) => ({ name, externalIds: Object.fromEntries(ids[1]) }));
   }
 }
 
