@@ -18,6 +18,10 @@ export const ENABLED_DOMAINS = [
   'events',
   'objects',
   'images',
+  'compute',
+  'networks',
+  'volumes',
+  'metering',
   'baremetal',
 ];
 

@@ -30,10 +30,15 @@ afterAll(() => s?.stop());
 describe('networks and subnets', () => {
   it('reports the network driver in the catalog', async () => {
     const data = await s.ok(
-      '{ catalog { drivers { kind implementation healthy } } }',
+      '{ catalog { domains drivers { kind implementation healthy } } }',
       {},
       member.token,
     );
+    // Every domain with an API so far; stacks has only its template layer, so it is not listed.
+    expect(data.catalog.domains).toEqual(
+      expect.arrayContaining(['compute', 'networks', 'volumes', 'metering', 'baremetal']),
+    );
+    expect(data.catalog.domains).not.toContain('stacks');
     expect(data.catalog.drivers).toContainEqual({
       kind: 'network',
       implementation: 'fake',
