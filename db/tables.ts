@@ -13,4 +13,5 @@ export * from './objects';
 export * from './operations';
 export * from './quotas';
 export * from './servers';
+export * from './stacks';
 export * from './volumes';
