@@ -1,0 +1,4 @@
+import type { ResourcePlugin } from '../plugin';
+
+/** The heat-composite resource types. */
+export const plugins: ResourcePlugin[] = [];

@@ -1,0 +1,4 @@
+import type { ResourcePlugin } from '../plugin';
+
+/** The keystone resource types. */
+export const plugins: ResourcePlugin[] = [];
