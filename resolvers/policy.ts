@@ -120,6 +120,15 @@ export const POLICY = {
   'metric:aggregate': 'reader',
   'metric:usage_report': 'reader',
   'metric:list_meters': 'reader',
+  // stacks (Heat): readers look, members create/update/delete/preview/signal in their project
+  'stack:list': 'reader',
+  'stack:create': 'member',
+  'stack:update': 'member',
+  'stack:delete': 'member',
+  'stack:preview': 'member',
+  'stack:signal': 'member',
+  'stack:validate_template': 'reader',
+  'stack:list_resource_types': 'authenticated',
 } as const satisfies Record<string, Rule>;
 
 export type Action = keyof typeof POLICY;
