@@ -1,5 +1,7 @@
+import { eq } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from '../../db/connection';
+import { alarms } from '../../db/tables';
 import { recordSamples } from '../../resolvers/metering/store';
 import {
   createTestDatabase,
@@ -56,9 +58,16 @@ describe('alarms across a restart', () => {
     expect(before.state).toBe('INSUFFICIENT_DATA');
     await s.stop();
     s = null;
+    const conn = connect(databaseUrl, 2);
+    // Stay down until the next evaluation has fallen due: a restart quicker than the first
+    // Stratus's 300 ms interval would otherwise find nothing due yet.
+    const [due] = await conn.db
+      .select({ at: alarms.nextEvaluationAt })
+      .from(alarms)
+      .where(eq(alarms.id, raw(id)));
+    while (Date.now() <= due.at.getTime() + 50) await new Promise((r) => setTimeout(r, 50));
 
     // While Stratus is down, the project gets busy.
-    const conn = connect(databaseUrl, 2);
     const t0 = Date.now();
     await recordSamples(
       conn.db,
