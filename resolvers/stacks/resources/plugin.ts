@@ -57,6 +57,15 @@ export interface ResourceContext {
   path: string;
   /** Engine services a composite plugin needs (nested stacks, signals). */
   engine: EngineServices;
+  /**
+   * For a template resource: the `files` key of its template (TemplateResource.templateFile).
+   * Optional (additive, H6): set by the engine for TEMPLATE_RESOURCE_TYPE resources.
+   */
+  templateFile?: string | null;
+  /** The stack's `files` map (template resources, ResourceGroup members of a file type). */
+  files?: Readonly<Record<string, string>>;
+  /** The stack's environment, which nested stacks inherit (resource_registry), as Heat does. */
+  environment?: unknown;
 }
 
 /** What the engine remembers of a created resource; passed back to every later call. */
@@ -122,8 +131,27 @@ export interface ResourcePlugin {
   checkDeleteComplete?(ctx: ResourceContext, state: ResourceState): Promise<Progress>;
   /** One attribute's value; `show` gives the whole physical resource as a map. */
   attribute(ctx: ResourceContext, state: ResourceState, name: string): Promise<unknown>;
-  /** A signal (WaitConditionHandle, ScalingPolicy): data from a mutation or a webhook. */
-  signal?(ctx: ResourceContext, state: ResourceState, details: unknown): Promise<void>;
+  /**
+   * A signal (WaitConditionHandle, ScalingPolicy): data from a mutation or a webhook. A
+   * returned `data` replaces the stored data (the engine persists it; it should run one
+   * signal per resource at a time, under the row's lock, so concurrent signals do not lose one).
+   */
+  signal?(
+    ctx: ResourceContext,
+    state: ResourceState,
+    details: unknown,
+    // biome-ignore lint/suspicious/noConfusingVoidType: plugins with nothing to store return Promise<void>
+  ): Promise<void | SignalResult>;
+  /**
+   * True when get_attr may name attributes beyond `attributes` (ResourceGroup: any member
+   * attribute, `resource.<i>.<attr>`); the registry then leaves the names unchecked.
+   */
+  readonly dynamicAttributes?: boolean;
+}
+
+/** What a signal may hand back for the engine to store. */
+export interface SignalResult {
+  data?: Record<string, unknown>;
 }
 
 /** What the engine offers to composite plugins (ResourceGroup, template resources, OS::Heat::Stack). */
@@ -143,4 +171,9 @@ export interface EngineServices {
   deleteNestedStack(stackId: string): Promise<void>;
   /** A signed URL a guest can POST (curl) to, signalling this resource. */
   signalUrl(): string;
+  /**
+   * Signals another resource of the same stack, as signalResource does (a ScalingPolicy
+   * resizing its AutoScalingGroup). Optional (additive, H6).
+   */
+  signalResource?(resourceName: string, details: unknown): Promise<void>;
 }

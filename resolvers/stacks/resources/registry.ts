@@ -59,6 +59,7 @@ export function resourceTypeSchema(type: string): ResourceTypeSchema | null {
     properties: Object.fromEntries(
       Object.entries(plugin.properties).map(([name, spec]) => [name, { required: spec.required }]),
     ),
-    attributes: [...plugin.attributes, 'show'],
+    // A group's members' attributes are not known to the type: get_attr names are not checked.
+    attributes: plugin.dynamicAttributes ? undefined : [...plugin.attributes, 'show'],
   };
 }
