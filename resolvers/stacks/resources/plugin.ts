@@ -147,6 +147,11 @@ export interface ResourcePlugin {
    * attribute, `resource.<i>.<attr>`); the registry then leaves the names unchecked.
    */
   readonly dynamicAttributes?: boolean;
+  /**
+   * True when any property is accepted (OS::Heat::None): the registry does not check the
+   * names. Optional (additive, H1).
+   */
+  readonly openProperties?: boolean;
 }
 
 /** What a signal may hand back for the engine to store. */

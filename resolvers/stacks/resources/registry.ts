@@ -56,9 +56,15 @@ export function resourceTypeSchema(type: string): ResourceTypeSchema | null {
   const plugin = findPlugin(type);
   if (!plugin) return null;
   return {
-    properties: Object.fromEntries(
-      Object.entries(plugin.properties).map(([name, spec]) => [name, { required: spec.required }]),
-    ),
+    // An open schema (OS::Heat::None) accepts any property names.
+    properties: plugin.openProperties
+      ? null
+      : Object.fromEntries(
+          Object.entries(plugin.properties).map(([name, spec]) => [
+            name,
+            { required: spec.required },
+          ]),
+        ),
     // A group's members' attributes are not known to the type: get_attr names are not checked.
     attributes: plugin.dynamicAttributes ? undefined : [...plugin.attributes, 'show'],
   };
