@@ -1,4 +1,5 @@
 import type { ResourcePlugin } from '../plugin';
+import { cinderVolume } from './volume';
+import { cinderVolumeAttachment } from './volume-attachment';
 
-/** The cinder resource types. */
-export const plugins: ResourcePlugin[] = [];
+export const plugins: ResourcePlugin[] = [cinderVolume, cinderVolumeAttachment];

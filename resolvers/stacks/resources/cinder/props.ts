@@ -1,0 +1,99 @@
+import { InvalidInputError, StratusError } from '../../../errors';
+import type { ResourceContext } from '../plugin';
+
+/**
+ * Reading Heat's resolved properties and translating the domain services' `input.<field>`
+ * errors into the template's property paths. Shared by the cinder, swift, keystone and aodh
+ * type mappings.
+ */
+
+export type Props = Record<string, unknown>;
+
+export const str = (p: Props, key: string): string | undefined =>
+  typeof p[key] === 'string' ? (p[key] as string) : p[key] == null ? undefined : String(p[key]);
+
+export const num = (p: Props, key: string): number | undefined =>
+  p[key] == null ? undefined : Number(p[key]);
+
+export const bool = (p: Props, key: string): boolean | undefined =>
+  p[key] == null ? undefined : p[key] === true || p[key] === 'true';
+
+export const list = (p: Props, key: string): unknown[] =>
+  Array.isArray(p[key]) ? (p[key] as unknown[]) : [];
+
+export const map = (p: Props, key: string): Record<string, unknown> =>
+  p[key] && typeof p[key] === 'object' && !Array.isArray(p[key])
+    ? (p[key] as Record<string, unknown>)
+    : {};
+
+/** `resources.<name>.properties.<prop>`. */
+export const at = (ctx: ResourceContext, prop: string): string => `${ctx.path}.${prop}`;
+
+/** A property-path error: the property, and a message that names it. */
+export function badProperty(ctx: ResourceContext, prop: string, detail: string): InvalidInputError {
+  const field = at(ctx, prop);
+  return new InvalidInputError(field, `${field}: ${detail}`);
+}
+
+/**
+ * Runs a domain service call and renames the `input.<field>` of its InvalidInputErrors to the
+ * Heat property it came from (`fields` maps service field -> property; the longest matching
+ * prefix wins), in the field and in the message. Other errors pass unchanged.
+ */
+export async function asProperties<T>(
+  ctx: ResourceContext,
+  fields: Record<string, string>,
+  run: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw renameField(ctx, fields, error);
+  }
+}
+
+export function renameField(
+  ctx: ResourceContext,
+  fields: Record<string, string>,
+  error: unknown,
+): unknown {
+  if (!(error instanceof InvalidInputError) || !error.field.startsWith('input')) return error;
+  const rest = error.field.replace(/^input\.?/, '');
+  const key = Object.keys(fields)
+    .filter((k) => rest === k || rest.startsWith(`${k}.`))
+    .sort((a, b) => b.length - a.length)[0];
+  const prop = key === undefined ? rest : fields[key] + rest.slice(key.length);
+  const field = prop ? at(ctx, prop) : ctx.path;
+  const message = error.message.split(error.field).join(field);
+  const renamed = new InvalidInputError(
+    field,
+    message.includes(field) ? message : `${field}: ${message}`,
+  );
+  renamed.stack = error.stack;
+  return renamed;
+}
+
+/**
+ * A physical resource that the domain put in a failed state (a volume in `error`): the
+ * engine marks the stack resource FAILED with this message, which carries the domain's fault.
+ */
+export class ResourceFailedError extends StratusError {
+  constructor(
+    readonly resourceType: string,
+    readonly physicalId: string,
+    readonly status: string,
+    readonly fault: string | null,
+  ) {
+    super(
+      'CONFLICT',
+      `${resourceType} ${physicalId} went to status ${status}${fault ? `: ${fault}` : ''}`,
+    );
+  }
+}
+
+/** Date columns as ISO text, so `show` is a plain JSON map. */
+export function plain(row: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(row).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : v]),
+  );
+}
