@@ -35,6 +35,11 @@ import './baremetal/queries';
 import './baremetal/mutations';
 import './baremetal/subscriptions';
 import './servers/baremetal-node';
+import './stacks/types';
+import './stacks/queries';
+import './stacks/mutations';
+import './stacks/subscriptions';
+import './stacks/edges';
 
 /** The whole Stratus schema, assembled from one file per domain. */
 export const schema = auditMutations(lexicographicSortSchema(builder.toSchema()));

@@ -44,6 +44,8 @@ export interface ParseTemplateOptions {
   resourceTypes?: (type: string) => ResourceTypeSchema | null;
   /** Values of the pseudo parameters OS::stack_name, OS::stack_id, OS::project_id. */
   context?: StackContext;
+  /** False: a parameter without a value and default is no error (Heat's template-validate). */
+  requireValues?: boolean;
 }
 
 export interface TemplateResource {
@@ -196,7 +198,7 @@ async function build(
         : ['environment', 'parameters', name],
     defaults: environment.parameterDefaults,
     custom: options.customConstraints,
-    requireValues: !nested,
+    requireValues: !nested && options.requireValues !== false,
   });
 
   const conditionDefs = mapSection(value, 'conditions');
