@@ -1,0 +1,63 @@
+import { InvalidInputError } from '../../../errors';
+import type { ResourcePlugin } from '../plugin';
+import { resourceDotAttribute } from './members';
+import {
+  applyNested,
+  deleteNested,
+  nestedDeleteProgress,
+  nestedOutputs,
+  nestedProgress,
+} from './nested';
+
+/**
+ * Registry key of the template-resource plugin: the same string as registry.ts's
+ * TEMPLATE_RESOURCE_TYPE (not imported, as the registry imports this folder; a test checks).
+ */
+export const TEMPLATE_RESOURCE_KEY = 'Stratus::TemplateResource';
+
+/**
+ * A template resource (its type is a template file): a nested stack of that file, its
+ * properties the child's parameters, its attributes the child's outputs.
+ */
+export const templateResource: ResourcePlugin = {
+  type: TEMPLATE_RESOURCE_KEY,
+  // The template layer checks a template resource's properties against the file's parameters.
+  properties: {},
+  attributes: [],
+  physicalType: 'Stack',
+  dynamicAttributes: true,
+  async validate(ctx) {
+    templateText(ctx);
+  },
+  async create(ctx, props) {
+    const id = await applyNested(ctx, templateText(ctx), props);
+    return { physicalId: id };
+  },
+  checkCreateComplete: nestedProgress,
+  async update(ctx, _state, props) {
+    await applyNested(ctx, templateText(ctx), props);
+    return { kind: 'updated' };
+  },
+  checkUpdateComplete: nestedProgress,
+  delete: deleteNested,
+  checkDeleteComplete: nestedDeleteProgress,
+  async attribute(ctx, state, name) {
+    if (!state.physicalId) return null;
+    if (name === 'OS::stack_id') return state.physicalId;
+    if (name.startsWith('resource.')) return resourceDotAttribute(ctx, state.physicalId, name);
+    const outputs = await nestedOutputs(ctx, state);
+    if (name === 'show') return { id: state.physicalId, outputs };
+    return outputs[name] ?? null;
+  },
+};
+
+function templateText(ctx: Parameters<NonNullable<ResourcePlugin['validate']>>[0]): string {
+  const file = ctx.templateFile;
+  const text = file ? ctx.files?.[file] : undefined;
+  if (!file || text === undefined)
+    throw new InvalidInputError(
+      ctx.path.replace(/\.properties$/, '.type'),
+      `${ctx.path.replace(/\.properties$/, '.type')}: the template file ${file ? `'${file}' ` : ''}is not in the stack's files`,
+    );
+  return text;
+}
