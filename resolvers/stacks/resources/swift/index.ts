@@ -1,4 +1,5 @@
 import type { ResourcePlugin } from '../plugin';
+import { swiftContainer } from './container';
 
 /** The swift resource types. */
-export const plugins: ResourcePlugin[] = [];
+export const plugins: ResourcePlugin[] = [swiftContainer];
