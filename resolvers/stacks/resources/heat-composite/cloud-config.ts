@@ -6,7 +6,13 @@ import { configPlugin, optionalMap } from './config-resource';
  * sorted keys, lists not indented under their key).
  */
 export function cloudConfigText(cloudConfig: Record<string, unknown>): string {
-  const yaml = stringify(cloudConfig, { sortMapEntries: true, indentSeq: false, lineWidth: 0 });
+  const yaml = stringify(cloudConfig, {
+    version: '1.1',
+    singleQuote: true,
+    sortMapEntries: true,
+    indentSeq: false,
+    lineWidth: 0,
+  });
   return `#cloud-config\n${Object.keys(cloudConfig).length === 0 ? '{}\n' : yaml}`;
 }
 
