@@ -23,6 +23,7 @@ export const ENABLED_DOMAINS = [
   'volumes',
   'metering',
   'baremetal',
+  'stacks',
 ];
 
 /** Describes this Stratus (Keystone's service catalog, for one endpoint). */

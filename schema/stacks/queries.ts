@@ -68,12 +68,14 @@ builder.queryFields((t) => ({
     },
   }),
   resourceTypes: t.stringList({
+    nullable: true,
     description: 'The HOT resource types this Stratus runs, sorted',
     authScopes: { policy: 'stack:list_resource_types' },
     resolve: (_root, _args, ctx) => listResourceTypes(ctx),
   }),
   validateTemplate: t.field({
     type: ValidatedTemplateType,
+    nullable: true,
     description:
       "Checks a template as createStack would, writing nothing (Heat's template-validate)",
     authScopes: { policy: 'stack:validate_template' },

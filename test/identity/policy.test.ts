@@ -83,6 +83,13 @@ const QUERY_FIELDS: Array<[string, string, Action]> = [
     'usageReport(projectId: $p, from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z") { vcpuHours }',
     'metric:usage_report',
   ],
+  ['stacks', 'stacks { totalCount }', 'stack:list'],
+  ['resourceTypes', 'resourceTypes', 'stack:list_resource_types'],
+  [
+    'validateTemplate',
+    'validateTemplate(input: { template: "heat_template_version: 2018-08-31" }) { __typename }',
+    'stack:validate_template',
+  ],
 ];
 
 describe('one query under each role, field by field against the policy table', () => {
@@ -502,6 +509,19 @@ MUTATIONS.push(
   ],
   ['updateAlarm', 'alarm:manage', 'UpdateAlarmInput!', { id: gid('Alarm') }],
   ['deleteAlarm', 'alarm:manage', 'AlarmIdInput!', { id: gid('Alarm') }],
+);
+MUTATIONS.push(
+  ['createStack', 'stack:create', 'CreateStackInput!', { name: '1-bad-name', template: 'x' }],
+  ['updateStack', 'stack:update', 'UpdateStackInput!', { id: gid('Stack') }],
+  ['deleteStack', 'stack:delete', 'DeleteStackInput!', { id: gid('Stack') }],
+  ['previewStack', 'stack:preview', 'PreviewStackInput!', { name: '1-bad-name', template: 'x' }],
+  ['previewStackUpdate', 'stack:preview', 'PreviewStackUpdateInput!', { id: gid('Stack') }],
+  [
+    'signalStackResource',
+    'stack:signal',
+    'SignalStackResourceInput!',
+    { stackId: gid('Stack'), resourceName: 'x' },
+  ],
 );
 const DELETES: Array<[string, Action, string]> = [
   ['deleteDomain', 'identity:delete_domain', 'Domain'],
