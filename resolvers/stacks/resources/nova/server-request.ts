@@ -212,6 +212,8 @@ for (let i = 0; i < 16; i++) {
   SERVER_FIELDS[`networks.${i}.networkId`] = `networks.${i}.network`;
   SERVER_FIELDS[`networks.${i}.portId`] = `networks.${i}.port`;
   SERVER_FIELDS[`networks.${i}.fixedIp`] = `networks.${i}.fixed_ip`;
+  SERVER_FIELDS[`networks.${i}.fixedIps`] = `networks.${i}.fixed_ip`;
+  SERVER_FIELDS[`networks.${i}.fixedIps.0.ipAddress`] = `networks.${i}.fixed_ip`;
 }
 
 /** Resolves and checks every property; writes nothing. */

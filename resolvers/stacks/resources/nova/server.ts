@@ -113,6 +113,8 @@ async function create(ctx: ResourceContext, props: Props) {
           {
             networkId: `${prop}.network`,
             fixedIps: `${prop}.fixed_ip`,
+            'fixedIps.0.ipAddress': `${prop}.fixed_ip`,
+            'fixedIps.0.subnetId': `${prop}.subnet`,
             securityGroupIds: 'security_groups',
             '': prop,
           },
