@@ -26,7 +26,7 @@ async function request(ctx: ResourceContext, values: Record<string, unknown>) {
   if (!subnet === !portRef) {
     throw new InvalidInputError(
       p.field('subnet'),
-      `${ctx.path}: give exactly one of subnet and port`,
+      `${p.field('subnet')}: give exactly one of subnet and port`,
     );
   }
   if (subnet) {
