@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resourceTypeSchema } from '../../resolvers/stacks/resources/registry';
+import { parseTemplate } from '../../resolvers/stacks/template/index';
 import { createNetwork, createSubnet } from '../network/networks-support';
 import { rawId } from '../support/compute';
 import { startTestStratus, type TestStratus } from '../support/harness';
@@ -611,5 +613,55 @@ describe('a network chain: net, subnet, router with a gateway, interface, port, 
     );
     await deleteResource(Router, cr, routerState);
     await deleteResource(Net, cn, netState);
+  });
+});
+
+describe('the neutron types in a template', () => {
+  const CHAIN = `heat_template_version: 2018-08-31
+resources:
+  net: {type: OS::Neutron::Net, properties: {name: n1}}
+  subnet:
+    type: OS::Neutron::Subnet
+    properties: {network: {get_resource: net}, cidr: 10.9.0.0/24}
+  router:
+    type: OS::Neutron::Router
+    properties: {external_gateway_info: {network: public}}
+  iface:
+    type: OS::Neutron::RouterInterface
+    properties: {router: {get_resource: router}, subnet: {get_resource: subnet}}
+  port:
+    type: OS::Neutron::Port
+    properties:
+      network: {get_resource: net}
+      fixed_ips: [{subnet: {get_resource: subnet}}]
+  fip:
+    type: OS::Neutron::FloatingIP
+    depends_on: iface
+    properties: {floating_network: public, port_id: {get_resource: port}}
+outputs:
+  address: {value: {get_attr: [fip, floating_ip_address]}}
+  mtu: {value: {get_attr: [net, mtu]}}
+  ips: {value: {get_attr: [port, fixed_ips, 0, ip_address]}}
+`;
+
+  it('parses with the registry schema and orders the chain', async () => {
+    const t = await parseTemplate(CHAIN, { resourceTypes: resourceTypeSchema });
+    const level = (name: string) => t.graph.levels.findIndex((l) => l.includes(name));
+    expect(level('net')).toBeLessThan(level('subnet'));
+    expect(level('subnet')).toBeLessThan(level('iface'));
+    expect(level('router')).toBeLessThan(level('iface'));
+    expect(level('iface')).toBeLessThan(level('fip'));
+    expect(level('port')).toBeLessThan(level('fip'));
+  });
+
+  it('refuses an unknown property and attribute by path', async () => {
+    await expect(
+      parseTemplate(CHAIN.replace('name: n1', 'nmae: n1'), { resourceTypes: resourceTypeSchema }),
+    ).rejects.toMatchObject({ path: 'resources.net.properties.nmae' });
+    await expect(
+      parseTemplate(CHAIN.replace('[net, mtu]', '[net, mtuu]'), {
+        resourceTypes: resourceTypeSchema,
+      }),
+    ).rejects.toMatchObject({ kind: 'REFERENCE' });
   });
 });
