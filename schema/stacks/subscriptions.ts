@@ -9,18 +9,21 @@ import { Stack, StackEvent } from './types';
 
 /** Stack subscriptions: one stack's state, a stack's events (nested stacks' too). */
 
-/** Event types the engine publishes for stacks; any of them wakes a stream to re-read. */
-const STACK_EVENT_TYPES = new Set(['Stack', 'StackResource', 'StackEvent']);
+/**
+ * Event types the engine publishes for stacks (resolvers/stacks/engine/events.ts: 'stack',
+ * resourceId the stack id, the stack_events row in the payload); any of them wakes a stream.
+ */
+const STACK_EVENT_TYPES = new Set(['stack', 'Stack']);
 /** Re-read this often even without a notification (an engine step that published nothing). */
 const POLL_MS = 1000;
 
 const sleep = (ms: number) => new Promise<null>((r) => setTimeout(() => r(null), ms));
 
 /**
- * Yields once per wake-up: a stack event the caller may see in the project, or POLL_MS
- * without one. Ends when the event stream is closed.
+ * Yields once per wake-up: a stack event the caller may see in the project, or null after
+ * POLL_MS without one. Ends when the event stream is closed.
  */
-async function* wakeups(stream: EventStream): AsyncGenerator<void> {
+async function* wakeups(stream: EventStream): AsyncGenerator<StratusEvent | null> {
   const it = stream[Symbol.asyncIterator]();
   let pending = it.next();
   for (;;) {
@@ -28,9 +31,27 @@ async function* wakeups(stream: EventStream): AsyncGenerator<void> {
     if (woke) {
       if (woke.done) return;
       pending = it.next();
-    }
-    yield;
+      yield woke.value;
+    } else yield null;
   }
+}
+
+/** The stack_events row an engine event carries (for rows a stack's deletion took along). */
+function eventRow(e: StratusEvent): StackEventRow | null {
+  const p = e.payload as Record<string, unknown>;
+  if (typeof p.eventId !== 'number' || typeof p.action !== 'string') return null;
+  return {
+    id: p.eventId,
+    stackId: e.resourceId,
+    projectId: e.projectId ?? '',
+    resourceName: String(p.resourceName ?? ''),
+    resourceType: String(p.resourceType ?? ''),
+    physicalId: typeof p.physicalId === 'string' ? p.physicalId : null,
+    action: p.action as StackEventRow['action'],
+    status: p.status as StackEventRow['status'],
+    statusReason: String(p.reason ?? ''),
+    createdAt: new Date(e.createdAt),
+  };
 }
 
 function stackStream(ctx: GraphQLContext, projectId: string): EventStream {
@@ -85,13 +106,15 @@ async function stackEventUpdates(
   let cursor = eventCursor(after) ?? 0;
   const root = await visibleStack(ctx, id);
   const stream = stackStream(ctx, root.projectId);
+  // Every stack of the tree seen so far: a nested stack deleted since still counts.
+  const tree = new Set<string>([id]);
   return closingWith(
     stream,
     (async function* () {
       const drain = async function* () {
-        const ids = await stackTreeIds(ctx, id);
+        for (const member of await stackTreeIds(ctx, id)) tree.add(member);
         for (;;) {
-          const rows = await stackEventsAfter(ctx, ids, cursor);
+          const rows = await stackEventsAfter(ctx, [...tree], cursor);
           for (const row of rows) {
             cursor = row.id;
             yield row;
@@ -100,26 +123,19 @@ async function stackEventUpdates(
         }
       };
       yield* drain();
-      for await (const _ of wakeups(stream)) {
+      const missed: StackEventRow[] = [];
+      for await (const event of wakeups(stream)) {
+        const carried = event && tree.has(event.resourceId) ? eventRow(event) : null;
+        if (carried) missed.push(carried);
         yield* drain();
-        // The stack is gone (deleted) once its row is: its last events were drained above.
-        const [row] = await loadStacks(ctx, [id]);
-        if (!row) {
-          // Its stored events went with the row; end with the stack's own DELETE_COMPLETE.
-          yield {
-            id: cursor,
-            stackId: id,
-            projectId: root.projectId,
-            resourceName: root.name,
-            resourceType: 'OS::Heat::Stack',
-            physicalId: id,
-            action: 'DELETE',
-            status: 'COMPLETE',
-            statusReason: 'Stack deleted',
-            createdAt: new Date(),
-          } satisfies StackEventRow;
-          return;
+        // Rows a deletion took with it (the stack's row goes at DELETE_COMPLETE): from the event.
+        for (const row of missed.splice(0)) {
+          if (row.id <= cursor) continue;
+          cursor = row.id;
+          yield row;
         }
+        const [row] = await loadStacks(ctx, [id]);
+        if (!row) return;
       }
     })(),
   );
