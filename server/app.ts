@@ -27,6 +27,7 @@ import { startAlarmEvaluator } from '../resolvers/metering/alarm-evaluator';
 import { reapOrphanBlobs } from '../resolvers/objects/blobs';
 import { expireObjects } from '../resolvers/objects/objects';
 import type { Runtime, ServiceContext } from '../resolvers/runtime';
+import { resumeStacks } from '../resolvers/stacks/engine/index';
 import { schema } from '../schema/index';
 import { MeteringPollers } from '../workers/metering/pollers';
 import { startWorker } from '../workers/runner';
@@ -326,6 +327,10 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
     pxe.deployer.listening(port);
     const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
     logger.info({ url: `${url}/graphql` }, 'Stratus is listening');
+    // Stacks IN_PROGRESS when the last Stratus stopped continue where they were.
+    await resumeStacks(runtime, url).catch((err) =>
+      logger.error({ err }, 'resuming stacks failed'),
+    );
     let stopping: Promise<void> | null = null;
     return {
       url,

@@ -15,6 +15,7 @@ import { registerBaremetalTasks } from './tasks/baremetal';
 import { registerMeteringTasks } from './tasks/metering-retention';
 import { registerNetworkTasks } from './tasks/networks';
 import type { ServerJobs } from './tasks/servers';
+import { registerStackTasks } from './tasks/stacks';
 import { runTestStages } from './tasks/test-stages';
 import { registerVolumeTasks, type VolumeJobs } from './tasks/volume-tasks';
 
@@ -69,6 +70,7 @@ function taskList(opts: WorkerOptions): TaskList {
   if (opts.networkAgent) registerNetworkTasks(tasks, opts.networkAgent);
   registerMeteringTasks(tasks, opts.runtime);
   registerAlarmTasks(tasks, opts.runtime);
+  registerStackTasks(tasks, opts.runtime);
   if (opts.volumeJobs) {
     registerVolumeTasks(tasks, opts.volumeJobs, operationTask, opts.serverJobs !== null);
   }

@@ -1,5 +1,10 @@
-import { StratusError } from '../../errors';
 import type { Runtime, ServiceContext } from '../../runtime';
+import { setEngineBaseUrl } from './context';
+import { outputsOf } from './outputs';
+import { plan } from './plan';
+import { resume } from './resume';
+import { signal } from './signal';
+import { createStack, deleteStack, updateStack } from './start';
 import type {
   StackOutputValue,
   StackPlan,
@@ -10,7 +15,10 @@ import type {
 
 /**
  * The stacks engine's public API (Heat's engine): H2's resolvers authorize, then call these.
- * Every call validates fully before writing; the work itself runs on the job queue.
+ * Every call validates fully before writing (a bad request writes nothing); the work itself
+ * runs on the job queue (workers/tasks/stacks.ts), one job per resource step, and every
+ * state change is a stack_events row plus a published event (kind STACK_<ACTION>_<STATUS>
+ * or STACK_RESOURCE_<ACTION>_<STATUS>, resourceType 'stack', resourceId the stack id).
  */
 export type {
   PlanAction,
@@ -23,62 +31,67 @@ export type {
   StackUpdateRequest,
 } from './types';
 
-class NotImplementedError extends StratusError {
-  constructor(what: string) {
-    super('FEATURE_DISABLED', `${what} is not implemented yet`);
-  }
+/**
+ * Validates the template (types, properties, parameters, each plugin's validate against the
+ * live system) and starts creating: the row is CREATE_IN_PROGRESS when this returns.
+ * Typed errors: InvalidInputError/TemplateError naming the path, NameTakenError (input.name).
+ */
+export function startStackCreate(ctx: ServiceContext, req: StackRequest): Promise<StackRow> {
+  return createStack(ctx, req);
 }
 
-/** Validates the template and starts creating: the row is CREATE_IN_PROGRESS when this returns. */
-export async function startStackCreate(
-  _ctx: ServiceContext,
-  _req: StackRequest,
+/**
+ * Diffs against the stack's definition and starts updating (UPDATE_IN_PROGRESS). A stack
+ * IN_PROGRESS: ConflictError; an immutable property change: InvalidInputError.
+ */
+export function startStackUpdate(
+  ctx: ServiceContext,
+  stackId: string,
+  req: StackUpdateRequest,
 ): Promise<StackRow> {
-  throw new NotImplementedError('startStackCreate');
-}
-
-/** Diffs against the stack's definition and starts updating (UPDATE_IN_PROGRESS). */
-export async function startStackUpdate(
-  _ctx: ServiceContext,
-  _stackId: string,
-  _req: StackUpdateRequest,
-): Promise<StackRow> {
-  throw new NotImplementedError('startStackUpdate');
+  return updateStack(ctx, stackId, req);
 }
 
 /** Starts deleting (DELETE_IN_PROGRESS); the row disappears at DELETE_COMPLETE. */
-export async function startStackDelete(_ctx: ServiceContext, _stackId: string): Promise<StackRow> {
-  throw new NotImplementedError('startStackDelete');
+export function startStackDelete(ctx: ServiceContext, stackId: string): Promise<StackRow> {
+  return deleteStack(ctx, stackId);
 }
 
-/** What a create (no stackId) or an update (stackId) would do, without writing anything. */
-export async function planStack(
-  _ctx: ServiceContext,
-  _req: StackRequest | StackUpdateRequest,
-  _stackId?: string,
+/**
+ * What a create (no stackId) or an update (stackId) would do, without writing anything;
+ * problems are collected in `errors` instead of thrown.
+ */
+export function planStack(
+  ctx: ServiceContext,
+  req: StackRequest | StackUpdateRequest,
+  stackId?: string,
 ): Promise<StackPlan> {
-  throw new NotImplementedError('planStack');
+  return plan(ctx, req, stackId);
 }
 
 /** The stack's outputs, evaluated now against its resources. */
-export async function stackOutputs(
-  _ctx: ServiceContext,
-  _stack: StackRow,
+export function stackOutputs(
+  ctx: ServiceContext,
+  stack: StackRow,
 ): Promise<Record<string, StackOutputValue>> {
-  throw new NotImplementedError('stackOutputs');
+  return outputsOf(ctx, stack);
 }
 
 /** Passes a signal to the resource's plugin (WaitConditionHandle, ScalingPolicy). */
-export async function signalResource(
-  _ctx: ServiceContext,
-  _stackId: string,
-  _resourceName: string,
-  _details: unknown,
+export function signalResource(
+  ctx: ServiceContext,
+  stackId: string,
+  resourceName: string,
+  details: unknown,
 ): Promise<void> {
-  throw new NotImplementedError('signalResource');
+  return signal(ctx, stackId, resourceName, details);
 }
 
-/** At start: re-queues the unfinished work of every IN_PROGRESS stack; returns how many. */
-export async function resumeStacks(_rt: Runtime): Promise<number> {
-  throw new NotImplementedError('resumeStacks');
+/**
+ * At start (after the worker runs): every IN_PROGRESS stack continues where it stopped;
+ * returns how many. `baseUrl` is where clients reach this Stratus (signal URLs).
+ */
+export function resumeStacks(rt: Runtime, baseUrl?: string): Promise<number> {
+  if (baseUrl) setEngineBaseUrl(rt, baseUrl);
+  return resume(rt);
 }

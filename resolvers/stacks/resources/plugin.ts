@@ -152,6 +152,15 @@ export interface ResourcePlugin {
    * names. Optional (additive, H1).
    */
   readonly openProperties?: boolean;
+  /**
+   * True when `update` would answer {kind:'replace'} for this change, so a preview can say
+   * REPLACE without calling update. Optional (additive, H1); absent: update is in place.
+   */
+  updateReplaces?(
+    state: ResourceState,
+    properties: Record<string, unknown>,
+    changed: readonly string[],
+  ): boolean;
 }
 
 /** What a signal may hand back for the engine to store. */

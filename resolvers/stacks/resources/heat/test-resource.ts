@@ -53,9 +53,11 @@ export const testResourcePlugin: ResourcePlugin = {
   async checkCreateComplete(ctx, state) {
     return check(state, ctx.name, bool(state.properties, 'fail'));
   },
-  async update(_ctx, _state, props, changed) {
-    if (bool(props, 'update_replace') || changed.includes('update_replace_value'))
-      return { kind: 'replace' };
+  updateReplaces(_state, props, changed) {
+    return bool(props, 'update_replace') || changed.includes('update_replace_value');
+  },
+  async update(_ctx, state, props, changed) {
+    if (this.updateReplaces!(state, props, changed)) return { kind: 'replace' };
     return { kind: 'updated', data: started(props, 'update') };
   },
   async checkUpdateComplete(ctx, state) {

@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import type { Runtime, ServiceContext } from '../../runtime';
+import type { ResourceContext } from '../resources/plugin';
+import { resourceTypeSchema } from '../resources/registry';
+import { type EnvironmentInput, parseTemplate, type Template } from '../template';
+import { customConstraints } from './constraints';
+import { engineServices } from './nested';
+import { ownerContext } from './owner';
+import type { StackResourceRow, StackRow } from './types';
+
+const baseUrls = new WeakMap<Runtime, string>();
+
+/** Remembers where clients reach this Stratus (signal URLs handed to guests). */
+export function setEngineBaseUrl(rt: Runtime, url: string): void {
+  baseUrls.set(rt, url);
+}
+
+export function engineBaseUrl(rt: Runtime): string {
+  return baseUrls.get(rt) ?? `http://${rt.config.host}:${rt.config.port}`;
+}
+
+/** The stack owner's context, with the roles they hold now. */
+export function stackOwnerContext(rt: Runtime, stack: StackRow): Promise<ServiceContext> {
+  return ownerContext(
+    rt,
+    { userId: stack.ownerUserId, projectId: stack.projectId },
+    engineBaseUrl(rt),
+  );
+}
+
+type Definition = StackRow['definition'];
+
+/** Parses a definition as the engine does everywhere: registry types, owner-visible lookups. */
+export function parseDefinition(
+  svc: ServiceContext,
+  def: Definition,
+  stack: { id: string; name: string; projectId: string },
+): Promise<Template> {
+  return parseTemplate(def.template, {
+    files: def.files,
+    environment: (def.environment ?? undefined) as EnvironmentInput | undefined,
+    params: def.parameters,
+    customConstraints: customConstraints(svc),
+    resourceTypes: resourceTypeSchema,
+    context: { stackName: stack.name, stackId: stack.id, projectId: stack.projectId },
+  });
+}
+
+// Parsed templates by stack and definition: a 1000-resource stack is not parsed per step.
+const cache = new Map<string, Promise<Template>>();
+const CACHE_SIZE = 32;
+
+export function stackTemplate(svc: ServiceContext, stack: StackRow): Promise<Template> {
+  const digest = createHash('sha256').update(JSON.stringify(stack.definition)).digest('hex');
+  const key = `${stack.id}:${digest}`;
+  let found = cache.get(key);
+  if (!found) {
+    found = parseDefinition(svc, stack.definition, stack);
+    found.catch(() => cache.delete(key));
+    cache.set(key, found);
+    if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+  }
+  return found;
+}
+
+/** What every plugin call gets. */
+export function resourceContext(
+  svc: ServiceContext,
+  stack: StackRow,
+  row: Pick<StackResourceRow, 'id' | 'name' | 'physicalName'>,
+  template: Template | null,
+): ResourceContext {
+  const res = template?.resources[row.name];
+  return {
+    svc,
+    stack: { id: stack.id, name: stack.name, projectId: stack.projectId },
+    name: row.name,
+    physicalName: row.physicalName,
+    path: `resources.${row.name}.properties`,
+    engine: engineServices(svc, stack, row),
+    templateFile: res?.templateFile ?? null,
+    files: stack.definition.files,
+    environment: stack.definition.environment,
+  };
+}

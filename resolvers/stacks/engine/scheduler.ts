@@ -1,0 +1,147 @@
+import { and, eq, inArray } from 'drizzle-orm';
+import type { DbOrTx, Tx } from '../../../db/connection';
+import { stackResources, stacks } from '../../../db/stacks';
+import { recordEvent } from './events';
+import { queueStep } from './jobs';
+import { markOf, withMark } from './marks';
+import type { StackResourceRow, StackRow } from './types';
+
+/** Locks the stack row for the rest of the transaction: one scheduler decision at a time. */
+export async function lockStack(tx: Tx, stackId: string): Promise<StackRow | null> {
+  const [row] = await tx.select().from(stacks).where(eq(stacks.id, stackId)).for('update');
+  return row ?? null;
+}
+
+/** The row that holds a name now: not replaced, not being removed. */
+export function currentRows(rows: readonly StackResourceRow[]): Map<string, StackResourceRow> {
+  const out = new Map<string, StackResourceRow>();
+  for (const r of rows) {
+    if (r.replacedBy === null && markOf(r).pending !== 'DELETE') out.set(r.name, r);
+  }
+  return out;
+}
+
+const isDone = (r: StackResourceRow) => markOf(r).pending === null && r.status === 'COMPLETE';
+
+/**
+ * Moves the stack's current action forward (caller holds the stack lock, stack IN_PROGRESS):
+ * queues every resource whose requirements are met (creates and updates first, in dependency
+ * order; then deletions, dependants first), and finishes the action when nothing is left.
+ */
+export async function advance(tx: Tx, stack: StackRow): Promise<void> {
+  if (stack.status !== 'IN_PROGRESS') return;
+  const gen = stack.generation;
+  const rows = await tx.select().from(stackResources).where(eq(stackResources.stackId, stack.id));
+  const current = currentRows(rows);
+  const work = rows.filter((r) => {
+    const p = markOf(r).pending;
+    return p === 'CREATE' || p === 'UPDATE';
+  });
+  let busy = false;
+  for (const r of work) {
+    const mark = markOf(r);
+    if (mark.queuedGen === gen) {
+      busy = true;
+      continue;
+    }
+    const ready = r.requires.every((n) => {
+      const dep = current.get(n);
+      return !dep || isDone(dep);
+    });
+    if (!ready) {
+      busy = true;
+      continue;
+    }
+    await startRow(tx, stack, r, mark.pending === 'CREATE' ? 'create' : 'update');
+    busy = true;
+  }
+  if (busy) return;
+  // Cleanup after the new resources: removed and replaced ones, dependants first.
+  const dels = rows.filter((r) => markOf(r).pending === 'DELETE');
+  for (const r of dels) {
+    if (markOf(r).queuedGen === gen) continue;
+    const blocked = dels.some(
+      (s) => s.id !== r.id && s.name !== r.name && s.requires.includes(r.name),
+    );
+    if (!blocked) await startRow(tx, stack, r, 'delete');
+  }
+  if (dels.length === 0) await finishAction(tx, stack);
+}
+
+async function startRow(
+  tx: Tx,
+  stack: StackRow,
+  row: StackResourceRow,
+  step: 'create' | 'update' | 'delete',
+): Promise<void> {
+  const mark = markOf(row);
+  const set: Partial<typeof stackResources.$inferInsert> = {
+    data: withMark(row.data, { queuedGen: stack.generation }, mark),
+  };
+  // An update shows its IN_PROGRESS only once the step finds a real change.
+  if (step !== 'update') {
+    const action = step === 'create' ? 'CREATE' : 'DELETE';
+    set.action = action;
+    set.status = 'IN_PROGRESS';
+    set.statusReason = 'state changed';
+    await recordEvent(tx, stack, {
+      action,
+      status: 'IN_PROGRESS',
+      reason: 'state changed',
+      resource: { name: row.name, type: row.type, physicalId: row.physicalId },
+    });
+  }
+  await tx.update(stackResources).set(set).where(eq(stackResources.id, row.id));
+  await queueStep(tx, {
+    stackId: stack.id,
+    resourceId: row.id,
+    generation: stack.generation,
+    step,
+    attempt: 0,
+  });
+}
+
+/** Sets the stack's state and records the event. */
+export async function setStackState(
+  tx: Tx,
+  stack: StackRow,
+  action: StackRow['action'],
+  status: StackRow['status'],
+  reason: string,
+  extra: Partial<typeof stacks.$inferInsert> = {},
+): Promise<StackRow> {
+  const [row] = await tx
+    .update(stacks)
+    .set({ action, status, statusReason: reason, ...extra })
+    .where(eq(stacks.id, stack.id))
+    .returning();
+  await recordEvent(tx, row, { action, status, reason });
+  return row;
+}
+
+async function finishAction(tx: Tx, stack: StackRow): Promise<void> {
+  const action = stack.action;
+  if (action === 'DELETE') {
+    await setStackState(tx, stack, 'DELETE', 'COMPLETE', 'Stack DELETE completed successfully');
+    // The stack is gone: its resources and events rows go with it (cascade).
+    await tx.delete(stacks).where(eq(stacks.id, stack.id));
+    return;
+  }
+  await setStackState(tx, stack, action, 'COMPLETE', `Stack ${action} completed successfully`, {
+    previousDefinition: null,
+  });
+}
+
+/** Rows of the stack that hold the given names now (for property resolution). */
+export async function rowsByName(
+  tx: DbOrTx,
+  stackId: string,
+  names: readonly string[],
+): Promise<Map<string, StackResourceRow>> {
+  if (names.length === 0) return new Map();
+  const rows = await tx
+    .select()
+    .from(stackResources)
+    .where(and(eq(stackResources.stackId, stackId), inArray(stackResources.name, [...names])));
+  return currentRows(rows);
+}
