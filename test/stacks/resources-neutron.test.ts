@@ -589,12 +589,9 @@ describe('a network chain: net, subnet, router with a gateway, interface, port, 
     await refusedBoth(s, Router, cr, { external_gateway_info: { network: 'chain-internal' } }, gw);
     const routerState = await createResource(Router, cr, { name: 'chain-bare' });
     const ci = await ctx('interface');
-    await refusedBoth(
-      s,
-      RouterInterface,
-      ci,
-      { router: 'chain-bare' },
-      `${path('interface')}.subnet`,
+    // Neither subnet nor port: refused at create (validate cannot tell it from a deferred one).
+    await refused(s, `${path('interface')}.subnet`, () =>
+      RouterInterface.create(ci, { router: 'chain-bare' }),
     );
     await refusedBoth(
       s,
@@ -613,6 +610,34 @@ describe('a network chain: net, subnet, router with a gateway, interface, port, 
     );
     await deleteResource(Router, cr, routerState);
     await deleteResource(Net, cn, netState);
+  });
+});
+
+describe('validate before the stack has made what a resource refers to', () => {
+  it('checks what is known and leaves out the properties the engine deferred', async () => {
+    // The engine leaves out properties naming resources of the stack (not made yet).
+    await Subnet.validate!(await ctx('subnet'), { cidr: '10.85.0.0/24', ip_version: 4 });
+    await refused(s, `${path('subnet')}.cidr`, async () =>
+      Subnet.validate!(await ctx('subnet'), { cidr: '10.85.0.0/40' }),
+    );
+    await refused(s, `${path('subnet')}.network`, async () =>
+      Subnet.create(await ctx('subnet'), { cidr: '10.85.0.0/24' }),
+    );
+    await Port.validate!(await ctx('port'), { name: 'p', mac_address: 'fa:16:3e:00:00:01' });
+    await refused(s, `${path('port')}.network`, async () => Port.create(await ctx('port'), {}));
+    await RouterInterface.validate!(await ctx('interface'), {});
+    await refused(s, `${path('interface')}.subnet`, async () =>
+      RouterInterface.validate!(await ctx('interface'), { subnet: 'a', port: 'b' }),
+    );
+    await FloatingIP.validate!(await ctx('fip'), {});
+    await FloatingIPAssociation.validate!(await ctx('assoc'), {});
+    await refused(s, `${path('assoc')}.port_id`, async () =>
+      FloatingIPAssociation.validate!(await ctx('assoc'), { port_id: 'no-such-port' }),
+    );
+    await SecurityGroupRule.validate!(await ctx('rule'), { protocol: 'tcp', port_range_min: 22 });
+    await refused(s, `${path('rule')}.direction`, async () =>
+      SecurityGroupRule.validate!(await ctx('rule'), { direction: 'up' }),
+    );
   });
 });
 

@@ -51,8 +51,18 @@ export const floatingIpAssociation: ResourcePlugin = {
   },
   attributes: [],
 
+  /** What is known already: the floating IP and port are often made by the same stack. */
   async validate(ctx, values) {
-    await association(ctx, values);
+    const p = new Props(ctx.path, values);
+    const id = p.str('floatingip_id');
+    if (id && !(await loadFloatingIps(ctx.svc, [id]))[0]) {
+      throw new InvalidInputError(
+        p.field('floatingip_id'),
+        `${p.field('floatingip_id')}: no floating IP "${id}" that you may see`,
+      );
+    }
+    const portRef = p.str('port_id');
+    if (portRef) await findPort(ctx.svc, portRef, p.field('port_id'));
   },
 
   async create(ctx, values) {

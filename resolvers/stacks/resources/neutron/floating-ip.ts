@@ -16,13 +16,13 @@ import { floatingIpShow } from './show';
 
 const RENAMES = { floatingNetworkId: 'floating_network', portId: 'port_id' };
 
-async function fipInput(ctx: ResourceContext, values: Record<string, unknown>) {
+/** The properties with names resolved; the network is null only while validating one still to make. */
+async function fipInput(ctx: ResourceContext, values: Record<string, unknown>, validating = false) {
   const p = new Props(ctx.path, values);
-  const network = await findExternalNetwork(
-    ctx.svc,
-    p.need('floating_network'),
-    p.field('floating_network'),
-  );
+  const networkRef = validating ? p.str('floating_network') : p.need('floating_network');
+  const network = networkRef
+    ? await findExternalNetwork(ctx.svc, networkRef, p.field('floating_network'))
+    : null;
   const portRef = p.str('port_id');
   const portRow = portRef ? await findPort(ctx.svc, portRef, p.field('port_id')) : null;
   for (const key of ['fixed_ip_address', 'floating_ip_address']) {
@@ -35,7 +35,7 @@ async function fipInput(ctx: ResourceContext, values: Record<string, unknown>) {
   }
   return {
     p,
-    floatingNetworkId: network.id,
+    floatingNetworkId: network?.id ?? '',
     floatingIpAddress: p.str('floating_ip_address'),
     portId: portRow?.id ?? null,
     fixedIpAddress: p.str('fixed_ip_address'),
@@ -61,7 +61,7 @@ export const floatingIp: ResourcePlugin = {
   ],
 
   async validate(ctx, values) {
-    const input = await fipInput(ctx, values);
+    const input = await fipInput(ctx, values, true);
     if (input.floatingIpAddress && !isAdmin(ctx.svc.auth)) {
       throw new InvalidInputError(
         input.p.field('floating_ip_address'),

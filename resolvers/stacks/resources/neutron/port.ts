@@ -30,7 +30,7 @@ function portProps(ctx: ResourceContext, values: Record<string, unknown>) {
   const networkKey = p.has('network') || !p.has('network_id') ? 'network' : 'network_id';
   return {
     p,
-    network: { value: p.need(networkKey), field: p.field(networkKey) },
+    network: { value: p.str(networkKey), field: p.field(networkKey) },
     name: p.str('name') || ctx.physicalName,
     macAddress: p.str('mac_address'),
     adminStateUp: p.bool('admin_state_up') ?? true,
@@ -51,10 +51,15 @@ function portProps(ctx: ResourceContext, values: Record<string, unknown>) {
   };
 }
 
-/** The names in the properties as ids the owner may use: what createPort/updatePort take. */
-async function resolve(ctx: ResourceContext, values: Record<string, unknown>) {
+/**
+ * The names in the properties as ids the owner may use: what createPort/updatePort take.
+ * The network is null only while validating one the stack has still to make.
+ */
+async function resolve(ctx: ResourceContext, values: Record<string, unknown>, validating = false) {
   const props = portProps(ctx, values);
-  const network = await findNetwork(ctx.svc, props.network.value, props.network.field);
+  const { value, field } = props.network;
+  if (!value && !validating) throw new InvalidInputError(field, `${field} is required`);
+  const network = value ? await findNetwork(ctx.svc, value, field) : null;
   const fixedIps = props.fixedIps
     ? await Promise.all(
         props.fixedIps.map(async (f) => ({
@@ -107,9 +112,9 @@ export const port: ResourcePlugin = {
   ],
 
   async validate(ctx, values) {
-    const { props, network, fixedIps } = await resolve(ctx, values);
-    const usable = network.shared || canWriteProject(ctx.svc, network.projectId);
-    if (network.external ? !isAdmin(ctx.svc.auth) : !usable) {
+    const { props, network, fixedIps } = await resolve(ctx, values, true);
+    const usable = network && (network.shared || canWriteProject(ctx.svc, network.projectId));
+    if (network && (network.external ? !isAdmin(ctx.svc.auth) : !usable)) {
       throw new InvalidInputError(
         props.network.field,
         `${props.network.field}: network "${props.network.value}" is not one you may put ports on`,
@@ -138,6 +143,8 @@ export const port: ResourcePlugin = {
 
   async create(ctx, values) {
     const { props, network, fixedIps, securityGroupIds } = await resolve(ctx, values);
+    if (!network)
+      throw new InvalidInputError(props.network.field, `${props.network.field} is required`);
     const row = await asHeat(ctx.path, RENAMES, () =>
       createPort(ctx.svc, {
         networkId: network.id,

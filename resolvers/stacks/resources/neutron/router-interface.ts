@@ -18,6 +18,23 @@ import { routerShow } from './show';
 
 const RENAMES = { routerId: 'router', subnetId: 'subnet', portId: 'port' };
 
+/** Checks what is known: while validating, the router, subnet or port may still be to make. */
+async function known(ctx: ResourceContext, values: Record<string, unknown>) {
+  const p = new Props(ctx.path, values);
+  const routerRef = p.str('router');
+  const subnet = p.str('subnet');
+  const portRef = p.str('port');
+  if (subnet && portRef) {
+    throw new InvalidInputError(
+      p.field('subnet'),
+      `${p.field('subnet')}: give exactly one of subnet and port`,
+    );
+  }
+  if (routerRef) await findRouter(ctx.svc, routerRef, p.field('router'));
+  if (subnet) await findSubnet(ctx.svc, subnet, p.field('subnet'));
+  if (portRef) await findPort(ctx.svc, portRef, p.field('port'));
+}
+
 async function request(ctx: ResourceContext, values: Record<string, unknown>) {
   const p = new Props(ctx.path, values);
   const routerRow = await findRouter(ctx.svc, p.need('router'), p.field('router'));
@@ -73,7 +90,7 @@ export const routerInterface: ResourcePlugin = {
   attributes: [],
 
   async validate(ctx, values) {
-    await request(ctx, values);
+    await known(ctx, values);
   },
 
   async create(ctx, values) {

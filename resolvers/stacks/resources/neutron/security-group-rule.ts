@@ -35,7 +35,11 @@ export const securityGroupRule: ResourcePlugin = {
   attributes: [],
 
   async validate(ctx, values) {
-    await request(ctx, values);
+    const p = new Props(ctx.path, values);
+    // The group is often made by the same stack: then only the rule's own shape is checked.
+    const group = p.str('security_group');
+    if (group) await findSecurityGroup(ctx.svc, group, p.field('security_group'));
+    await ruleInput(ctx.svc, p, 'remote_group');
   },
 
   quota: () => [{ resource: 'security_group_rules', amount: 1 }],

@@ -13,9 +13,17 @@ import { subnetShow } from './show';
 
 const RENAMES = { networkId: 'network', ipVersion: 'ip_version', gatewayIp: 'gateway_ip' };
 
-function networkRef(p: Props): { value: string; field: string } {
-  const key = p.has('network') || !p.has('network_id') ? 'network' : 'network_id';
-  return { value: p.need(key), field: p.field(key) };
+/** The network named by `network` (or the deprecated `network_id`); undefined while unknown. */
+function networkRef(p: Props): { value: string; field: string } | undefined {
+  const key = p.has('network') ? 'network' : p.has('network_id') ? 'network_id' : null;
+  return key ? { value: p.need(key), field: p.field(key) } : undefined;
+}
+
+/** The network is required to create; validate runs before a referenced one exists. */
+function required<T>(ref: T | undefined, path: string): T {
+  if (ref === undefined)
+    throw new InvalidInputError(`${path}.network`, `${path}.network is required`);
+  return ref;
 }
 
 /** Heat's properties as createSubnet's input (the network still by name or id). */
@@ -80,9 +88,16 @@ export const subnet: ResourcePlugin = {
     'tenant_id',
   ],
 
-  /** The domain's own CIDR/gateway/pool checks against the network's subnets, writing nothing. */
+  /**
+   * The domain's own CIDR/gateway/pool checks against the network's subnets, writing nothing.
+   * A network still to be made by the stack (left out by the engine) has no subnets yet.
+   */
   async validate(ctx, values) {
     const input = subnetInput(ctx, values);
+    if (!input.network) {
+      await asHeat(ctx.path, RENAMES, () => checkSubnet(input, []));
+      return;
+    }
     const network = await findNetwork(ctx.svc, input.network.value, input.network.field);
     if (!canWriteProject(ctx.svc, network.projectId)) {
       throw new InvalidInputError(
@@ -100,7 +115,8 @@ export const subnet: ResourcePlugin = {
   quota: () => [{ resource: 'subnets', amount: 1 }],
 
   async create(ctx, values) {
-    const { network: ref, ...input } = subnetInput(ctx, values);
+    const { network: given, ...input } = subnetInput(ctx, values);
+    const ref = required(given, ctx.path);
     const network = await findNetwork(ctx.svc, ref.value, ref.field);
     const row = await asHeat(ctx.path, RENAMES, () =>
       createSubnet(ctx.svc, { ...input, networkId: network.id }),
