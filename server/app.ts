@@ -50,6 +50,7 @@ import { Metrics } from './metrics';
 import { loadNetwork } from './network';
 import { objectRouter } from './object-http';
 import { loadPxe } from './pxe-http';
+import { stackSignalRouter } from './stack-signal-http';
 import { loadVolumes } from './volumes';
 import { attachWebSocket } from './websocket';
 
@@ -274,6 +275,7 @@ export async function startStratus(config: StratusConfig): Promise<RunningStratu
     });
     app.use(objectRouter(runtime));
     app.use(imageRouter(runtime));
+    app.use(stackSignalRouter(runtime));
     app.use(pxe.router);
     app.use(graphiqlRouter());
     // Oversized or malformed bodies: a GraphQL-shaped error instead of express's HTML page.
