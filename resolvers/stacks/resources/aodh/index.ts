@@ -1,4 +1,5 @@
 import type { ResourcePlugin } from '../plugin';
+import { aodhAlarm } from './alarm';
 
 /** The aodh resource types. */
-export const plugins: ResourcePlugin[] = [];
+export const plugins: ResourcePlugin[] = [aodhAlarm];

@@ -38,7 +38,8 @@ export function badProperty(ctx: ResourceContext, prop: string, detail: string):
 /**
  * Runs a domain service call and renames the `input.<field>` of its InvalidInputErrors to the
  * Heat property it came from (`fields` maps service field -> property; the longest matching
- * prefix wins), in the field and in the message. Other errors pass unchanged.
+ * prefix wins), in the field and in the message; list indexes as the template layer writes
+ * them (`alarm_actions[0]`). Other errors pass unchanged.
  */
 export async function asProperties<T>(
   ctx: ResourceContext,
@@ -62,7 +63,10 @@ export function renameField(
   const key = Object.keys(fields)
     .filter((k) => rest === k || rest.startsWith(`${k}.`))
     .sort((a, b) => b.length - a.length)[0];
-  const prop = key === undefined ? rest : fields[key] + rest.slice(key.length);
+  const prop = (key === undefined ? rest : fields[key] + rest.slice(key.length)).replace(
+    /\.(\d+)(?=\.|$)/g,
+    '[$1]',
+  );
   const field = prop ? at(ctx, prop) : ctx.path;
   const message = error.message.split(error.field).join(field);
   const renamed = new InvalidInputError(
@@ -96,4 +100,15 @@ export function plain(row: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(row).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : v]),
   );
+}
+
+/** Runs a domain check given a full property path; its message is made to name that path. */
+export function inField<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    if (error instanceof InvalidInputError && !error.message.includes(error.field))
+      throw new InvalidInputError(error.field, `${error.field}: ${error.message}`);
+    throw error;
+  }
 }
