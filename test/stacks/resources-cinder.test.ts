@@ -1,7 +1,9 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../resolvers/errors';
+import { ResourceFailedError } from '../../resolvers/stacks/resources/cinder/props';
 import { cinderVolume } from '../../resolvers/stacks/resources/cinder/volume';
 import { cinderVolumeAttachment } from '../../resolvers/stacks/resources/cinder/volume-attachment';
 import type { ResourceContext, ResourceState } from '../../resolvers/stacks/resources/plugin';
@@ -15,7 +17,13 @@ import {
   sqlCount,
   startComputeTestbed,
 } from '../support/servers';
-import { getVolume, imageInfo, volumeFile } from '../volume/volumes-support';
+import {
+  availableSnapshot,
+  backendFiles,
+  getVolume,
+  imageInfo,
+  volumeFile,
+} from '../volume/volumes-support';
 import { createResource, deleteResource, pluginContext } from './plugin-support';
 
 /**
@@ -172,6 +180,57 @@ describe('OS::Cinder::Volume', () => {
     expect(await cinderVolume.attribute(ctx, state, 'volume_type')).toBe('__DEFAULT__');
     await deleteResource(cinderVolume, ctx, state);
   });
+  it('a backend failure fails the resource with the volume fault (create and extend)', async () => {
+    const ctx = await pluginContext(s, alice, 'src');
+    const source = await createResource(cinderVolume, ctx, { size: 1 });
+    const snapId = rawId(await availableSnapshot(s, token, gid(source.physicalId!)));
+    // The snapshot's file disappears behind Stratus's back: the create job fails.
+    const snapDir = path.join(String(s.config.volume.driverConfig.root), 'snapshots');
+    for (const f of fs.readdirSync(snapDir))
+      if (f.startsWith(snapId)) fs.rmSync(path.join(snapDir, f));
+    const fromSnap = await pluginContext(s, alice, 'copy');
+    const created = await cinderVolume.create(fromSnap, { snapshot_id: snapId });
+    const state: ResourceState = { physicalId: created.physicalId, properties: {}, data: {} };
+    let failure: unknown = null;
+    await until(() =>
+      cinderVolume.checkCreateComplete!(fromSnap, state).catch((e: unknown) => {
+        failure = e;
+        return { done: true };
+      }),
+    );
+    expect(failure).toBeInstanceOf(ResourceFailedError);
+    expect((failure as Error).message).toMatch(/went to status error: .+/);
+    await deleteResource(cinderVolume, fromSnap, state);
+
+    // An extend whose file is gone: the update fails, the size stays.
+    fs.rmSync(volumeFile(s, gid(source.physicalId!)));
+    const grown = await cinderVolume.update!(ctx, source, { size: 3 }, ['size']);
+    const growing: ResourceState = {
+      ...source,
+      properties: { size: 3 },
+      data: (grown.kind === 'updated' && grown.data) || {},
+    };
+    failure = null;
+    await until(() =>
+      cinderVolume.checkUpdateComplete!(ctx, growing).catch((e: unknown) => {
+        failure = e;
+        return { done: true };
+      }),
+    );
+    expect(failure).toBeInstanceOf(ResourceFailedError);
+    expect((await getVolume(s, token, gid(source.physicalId!))).sizeGib).toBe(1);
+    await s.ok(
+      `mutation($input: VolumeSnapshotIdInput!) { deleteVolumeSnapshot(input: $input) { __typename } }`,
+      { input: { id: encodeGlobalID('VolumeSnapshot', snapId) } },
+      token,
+    );
+    await until(async () => ({
+      done:
+        (await sqlCount(s, 'select count(*) from volume_snapshots where id = $1', [snapId])) === 0,
+    }));
+    await deleteResource(cinderVolume, ctx, source);
+    expect(await projectVolumes()).toBe(0);
+  });
 });
 
 describe('OS::Cinder::VolumeAttachment', () => {
@@ -242,5 +301,7 @@ describe('OS::Cinder::VolumeAttachment', () => {
     );
     expect(await sqlCount(s, 'select count(*) from volume_attachments', [])).toBe(0);
     await deleteAndWait(s, token, encodeGlobalID('Server', serverId));
+    // Every volume file the tests made is gone with its volume.
+    expect(backendFiles(s)).toEqual([]);
   });
 });
