@@ -17,6 +17,12 @@ export interface PropertySpec {
   updateAllowed?: boolean;
   /** Heat's immutable: a change is refused (the update fails) rather than replacing. */
   immutable?: boolean;
+  /**
+   * A null value is a value, passed to the plugin as null, not dropped as absent: Subnet's
+   * `gateway_ip: null` is "no gateway", leaving it out is "the first address". Optional
+   * (additive, H4); the engine's property check should keep null for these.
+   */
+  nullable?: boolean;
   description?: string;
 }
 

@@ -67,7 +67,7 @@ export const subnet: ResourcePlugin = {
     network_id: { type: 'string', description: 'Deprecated: use network' },
     cidr: { type: 'string' },
     ip_version: { type: 'integer', default: 4 },
-    gateway_ip: { type: 'string' },
+    gateway_ip: { type: 'string', nullable: true },
     enable_dhcp: { type: 'boolean', default: true, updateAllowed: true },
     dns_nameservers: { type: 'list', default: [], updateAllowed: true },
     allocation_pools: { type: 'list' },
