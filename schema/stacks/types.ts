@@ -1,4 +1,5 @@
 import { resolveNodes } from '@pothos/plugin-relay';
+import { resourceAttributes } from '../../resolvers/stacks/api/attributes';
 import { listStackOutputs, type StackOutputEntry } from '../../resolvers/stacks/api/outputs';
 import { displayParameters } from '../../resolvers/stacks/api/parameters';
 import {
@@ -128,6 +129,17 @@ export const StackResource = builder.objectRef<StackResourceRow>('StackResource'
           { typename: r.physicalType, id: r.physicalId },
         ]);
         return (node ?? null) as never;
+      },
+    }),
+    attributes: t.field({
+      type: 'JSON',
+      nullable: true,
+      description:
+        "Attribute values now, as get_attr reads them (default: all the type declares; 'show': the whole resource)",
+      args: { names: t.arg.stringList() },
+      resolve: async (r, args, ctx) => {
+        const [stack] = await loadStacks(ctx, [r.stackId]);
+        return stack ? resourceAttributes(ctx, stack, r, args.names ?? null) : null;
       },
     }),
     requires: t.exposeStringList('requires', {
