@@ -10,6 +10,8 @@ import type {
   ResourcePlugin,
   ResourceState,
 } from '../../resolvers/stacks/resources/plugin';
+import { resourceTypeSchema } from '../../resolvers/stacks/resources/registry';
+import { parseTemplate } from '../../resolvers/stacks/template/index';
 import { createNetwork, createSubnet, made } from '../network/networks-support';
 import { createFlavor, emptyDisk, rawId, uploadImage } from '../support/compute';
 import type { TestStratus } from '../support/harness';
@@ -445,5 +447,55 @@ describe('OS::Nova::Flavor and OS::Nova::ServerGroup', () => {
     expect(
       await sqlCount(s, 'select count(*) from server_groups where project_id = $1', [projectId]),
     ).toBe(0);
+  });
+});
+
+describe('the nova and glance types in a template', () => {
+  const TEMPLATE = (props: string, attr = 'first_address') => `heat_template_version: 2018-08-31
+resources:
+  key:
+    type: OS::Nova::KeyPair
+    properties: { name: k }
+  image:
+    type: OS::Glance::WebImage
+    properties: { disk_format: raw, container_format: bare }
+  server:
+    type: OS::Nova::Server
+    properties:
+      flavor: f
+      image: { get_resource: image }
+      key_name: { get_resource: key }
+${props}
+outputs:
+  ip: { value: { get_attr: [server, ${attr}] } }
+`;
+
+  it("parses against the registry's schemas: Heat's names pass, others are refused at their path", async () => {
+    const ok = await parseTemplate(
+      TEMPLATE(
+        '      networks: [{ network: n, fixed_ip: 10.0.0.5 }]\n      user_data_format: RAW\n      flavor_update_policy: RESIZE',
+      ),
+      { resourceTypes: resourceTypeSchema },
+    );
+    expect(ok.graph.levels).toEqual([['image', 'key'], ['server']]);
+    await expect(
+      parseTemplate(TEMPLATE('      flavour: x'), { resourceTypes: resourceTypeSchema }),
+    ).rejects.toMatchObject({ path: 'resources.server.properties.flavour' });
+    await expect(
+      parseTemplate(TEMPLATE('', 'console_urls'), { resourceTypes: resourceTypeSchema }),
+    ).rejects.toThrow(/console_urls/);
+  });
+
+  it('validate checks only what is known before other resources exist (image and key from the stack)', async () => {
+    const ctx = await pluginContext(s, member, 'server');
+    // image and key_name name other resources: the engine leaves them out of validate.
+    await serverPlugin.validate!(ctx, {
+      flavor: names.small,
+      networks: [{ network: networkName }],
+    });
+    expect(
+      (await refusal(serverPlugin.validate!(ctx, { flavor: 'nope', networks: [] }))).field,
+    ).toBe('resources.server.properties.flavor');
+    await keypairPlugin.validate!(ctx, {});
   });
 });

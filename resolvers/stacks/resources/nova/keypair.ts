@@ -23,13 +23,14 @@ const properties: Record<string, PropertySpec> = {
   user: { type: 'string' },
 };
 
-function check(ctx: ResourceContext, props: Props): void {
+/** `partial` (validate): a name left out may still come from another resource. */
+function check(ctx: ResourceContext, props: Props, partial = false): void {
   oneOf(ctx, props, 'type', ['ssh'] as const, 'ssh');
   const user = optString(ctx, props, 'user');
   if (user && user !== ctx.svc.auth?.userId) {
     throw badProperty(ctx, 'user', 'a stack makes keypairs for its owner only');
   }
-  if (!optString(ctx, props, 'name')) throw badProperty(ctx, 'name', 'is required');
+  if (!partial && !optString(ctx, props, 'name')) throw badProperty(ctx, 'name', 'is required');
 }
 
 async function row(ctx: ResourceContext, state: ResourceState): Promise<KeypairRow | null> {
@@ -42,7 +43,7 @@ export const keypairPlugin: ResourcePlugin = {
   attributes: ['public_key', 'private_key'],
   physicalType: 'Keypair',
   async validate(ctx, props) {
-    check(ctx, props);
+    check(ctx, props, true);
   },
   async create(ctx, props) {
     check(ctx, props);

@@ -216,19 +216,35 @@ for (let i = 0; i < 16; i++) {
   SERVER_FIELDS[`networks.${i}.fixedIps.0.ipAddress`] = `networks.${i}.fixed_ip`;
 }
 
-/** Resolves and checks every property; writes nothing. */
+/**
+ * Resolves and checks every property; writes nothing. `partial` (validate, preview): a
+ * property left out may be one the engine has not resolved yet (it names another
+ * resource), so only the properties given are checked.
+ */
 export async function planServer(ctx: ResourceContext, props: Props): Promise<ServerPlan> {
+  return (await resolveServer(ctx, props, false)) as ServerPlan;
+}
+
+export async function checkServer(ctx: ResourceContext, props: Props): Promise<void> {
+  await resolveServer(ctx, props, true);
+}
+
+async function resolveServer(
+  ctx: ResourceContext,
+  props: Props,
+  partial: boolean,
+): Promise<ServerPlan | null> {
   const flavorName = optString(ctx, props, 'flavor');
-  if (!flavorName) throw badProperty(ctx, 'flavor', 'is required');
-  const flavor = await findFlavor(ctx, 'flavor', flavorName);
-  rememberFlavor(flavorName, flavor);
+  if (!flavorName && !partial) throw badProperty(ctx, 'flavor', 'is required');
+  const flavor = flavorName ? await findFlavor(ctx, 'flavor', flavorName) : null;
+  if (flavorName && flavor) rememberFlavor(flavorName, flavor);
   const imageName = optString(ctx, props, 'image');
   const image = imageName ? await findImage(ctx, 'image', imageName) : null;
   const blockDeviceMappings = await planMappings(ctx, props);
-  if (!image && blockDeviceMappings.length === 0) {
+  if (!image && blockDeviceMappings.length === 0 && !partial) {
     throw badProperty(ctx, 'image', 'is required unless block_device_mapping_v2 boots a volume');
   }
-  if (image && blockDeviceMappings.length === 0) {
+  if (image && flavor && blockDeviceMappings.length === 0) {
     // The domain's own check (active, formats, min_ram, min_disk), named after the property.
     await bootableImage(ctx.svc, image.id, flavor, at(ctx, 'image'));
   }
@@ -243,6 +259,7 @@ export async function planServer(ctx: ResourceContext, props: Props): Promise<Se
     securityGroupIds.push((await findSecurityGroup(ctx, `security_groups.${i}`, name)).id);
   }
   const { nics, floatingIps } = await planNics(ctx, props, securityGroupIds);
+  if (!flavor) return null;
   return {
     flavor,
     image,

@@ -30,6 +30,7 @@ import {
   type Props,
 } from './props';
 import {
+  checkServer,
   knownFlavorSize,
   planServer,
   SERVER_FIELDS,
@@ -338,7 +339,7 @@ export const serverPlugin: ResourcePlugin = {
     checkEnums(ctx, props);
     optList(ctx, props, 'networks');
     await requireCompute(ctx.svc);
-    await planServer(ctx, props);
+    await checkServer(ctx, props);
   },
   quota,
   create,
