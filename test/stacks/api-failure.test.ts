@@ -74,10 +74,7 @@ describe('a failing resource', () => {
     const id = created.stack.id;
     const done = await waitForStack(s, token, id, settled, VIEW);
     expect(done.status).toBe('ROLLBACK_COMPLETE');
-    const events = done.events.edges.map((e: Json) => [
-      e.resourceName ?? e.node.resourceName,
-      e.node.status,
-    ]);
+    const events = done.events.edges.map((e: Json) => [e.node.resourceName, e.node.status]);
     expect(events).toContainEqual(['good', 'DELETE_COMPLETE']);
     const live = done.resources.edges.map((e: Json) => e.node.status);
     expect(live.every((st: string) => st.startsWith('DELETE_') || st === 'INIT_COMPLETE')).toBe(
