@@ -76,7 +76,13 @@ describe('OS::Neutron::Net', () => {
       name: 'stack-net-b',
       adminStateUp: false,
     });
-    // router:external cannot change in place.
+    // router:external cannot change in place (and the plan says so without calling update).
+    expect(Net.updateReplaces!(state, next, ['name'])).toBe(false);
+    expect(
+      Net.updateReplaces!(state, { ...next, value_specs: { 'router:external': true } }, [
+        'value_specs',
+      ]),
+    ).toBe(true);
     expect(
       await Net.update!(
         c,

@@ -57,6 +57,14 @@ function netInput(ctx: ResourceContext, values: Record<string, unknown>): NetInp
   };
 }
 
+/** value_specs router:external, as the plan compares it (no path: the values were checked). */
+function externalOf(values: Record<string, unknown>): boolean {
+  const specs = values.value_specs;
+  if (!specs || typeof specs !== 'object') return false;
+  const v = (specs as Record<string, unknown>)['router:external'];
+  return v === true || v === 'true' || v === 'True';
+}
+
 export const net: ResourcePlugin = {
   type: 'OS::Neutron::Net',
   physicalType: 'Network',
@@ -97,6 +105,9 @@ export const net: ResourcePlugin = {
     );
     return { physicalId: row.id };
   },
+
+  updateReplaces: (state, values, changed) =>
+    changed.includes('tenant_id') || externalOf(state.properties) !== externalOf(values),
 
   async update(ctx, state, values, changed) {
     const before = netInput(ctx, state.properties);
