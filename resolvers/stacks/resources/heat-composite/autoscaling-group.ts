@@ -98,6 +98,12 @@ export const autoScalingGroup: ResourcePlugin = {
   attributes: ['outputs', 'outputs_list', 'current_size', 'refs', 'refs_map'],
   physicalType: 'Stack',
   async validate(ctx, props) {
+    // Properties naming other resources are absent until run time.
+    if (props.resource === undefined) {
+      integer(ctx, props, 'min_size', false);
+      integer(ctx, props, 'max_size', false);
+      return;
+    }
     asgProps(ctx, props);
   },
   quota(props) {

@@ -49,7 +49,8 @@ export const heatStack: ResourcePlugin = {
   attributes: ['stack_name', 'outputs'],
   physicalType: 'Stack',
   async validate(ctx, props) {
-    checkProps(ctx, props);
+    // A template naming another resource is known only at run time.
+    if (props.template !== undefined) checkProps(ctx, props);
   },
   async create(ctx, props) {
     const { template, parameters } = checkProps(ctx, props);

@@ -108,7 +108,8 @@ export const resourceGroup: ResourcePlugin = {
   dynamicAttributes: true,
   async validate(ctx, props) {
     groupProps(ctx, props);
-    memberDefinition(ctx, props.resource_def, 'resource_def');
+    // Absent here when it names another resource (known at run time).
+    if (props.resource_def !== undefined) memberDefinition(ctx, props.resource_def, 'resource_def');
   },
   quota(props) {
     const count = props.count === undefined ? 1 : Number(props.count);

@@ -4,18 +4,29 @@ import { InvalidInputError, NotFoundError, StratusError } from '../../../errors'
 import type { ResourceContext, ResourcePlugin } from '../plugin';
 import { ADJUSTMENT_TYPES, inCooldown } from './scaling';
 
-function checkProps(ctx: ResourceContext, props: Record<string, unknown>): void {
-  if (typeof props.auto_scaling_group_id !== 'string' || props.auto_scaling_group_id === '')
+/** `partial` (validate): properties naming other resources are absent until run time. */
+function checkProps(ctx: ResourceContext, props: Record<string, unknown>, partial = false): void {
+  const absent = (key: string) => partial && props[key] === undefined;
+  if (
+    !absent('auto_scaling_group_id') &&
+    (typeof props.auto_scaling_group_id !== 'string' || props.auto_scaling_group_id === '')
+  )
     throw new InvalidInputError(
       `${ctx.path}.auto_scaling_group_id`,
       `${ctx.path}.auto_scaling_group_id: the group's id (get_resource) is required`,
     );
-  if (!ADJUSTMENT_TYPES.includes(props.adjustment_type as (typeof ADJUSTMENT_TYPES)[number]))
+  if (
+    !absent('adjustment_type') &&
+    !ADJUSTMENT_TYPES.includes(props.adjustment_type as (typeof ADJUSTMENT_TYPES)[number])
+  )
     throw new InvalidInputError(
       `${ctx.path}.adjustment_type`,
       `${ctx.path}.adjustment_type: must be one of ${ADJUSTMENT_TYPES.join(', ')}`,
     );
-  if (!Number.isFinite(Number(props.scaling_adjustment)) || props.scaling_adjustment === null)
+  if (
+    (!absent('scaling_adjustment') && !Number.isFinite(Number(props.scaling_adjustment))) ||
+    props.scaling_adjustment === null
+  )
     throw new InvalidInputError(
       `${ctx.path}.scaling_adjustment`,
       `${ctx.path}.scaling_adjustment: must be a number`,
@@ -69,7 +80,7 @@ export const scalingPolicy: ResourcePlugin = {
   },
   attributes: ['alarm_url', 'signal_url'],
   async validate(ctx, props) {
-    checkProps(ctx, props);
+    checkProps(ctx, props, true);
   },
   async create(ctx, props) {
     checkProps(ctx, props);

@@ -26,16 +26,21 @@ async function handleSignals(
   return storedSignals(row.data);
 }
 
+/** `partial` (validate): properties naming other resources are absent until run time. */
 function checkProps(
   ctx: ResourceContext,
   props: Record<string, unknown>,
+  partial = false,
 ): { timeout: number; count: number } {
-  if (typeof props.handle !== 'string' || props.handle === '')
+  if (
+    !(partial && props.handle === undefined) &&
+    (typeof props.handle !== 'string' || props.handle === '')
+  )
     throw new InvalidInputError(
       `${ctx.path}.handle`,
       `${ctx.path}.handle: the handle's id (get_resource) is required`,
     );
-  const timeout = Number(props.timeout);
+  const timeout = partial && props.timeout === undefined ? 1 : Number(props.timeout);
   if (!Number.isFinite(timeout) || timeout < 1 || timeout > 43200)
     throw new InvalidInputError(
       `${ctx.path}.timeout`,
@@ -79,7 +84,7 @@ export const waitCondition: ResourcePlugin = {
   },
   attributes: ['data'],
   async validate(ctx, props) {
-    checkProps(ctx, props);
+    checkProps(ctx, props, true);
   },
   async create(ctx, props) {
     checkProps(ctx, props);
