@@ -30,7 +30,7 @@ export async function applyDefinition(
     let cur = current.get(name);
     if (rollback && cur) {
       const old = rows.find(
-        (r) => r.replacedBy === cur!.id && r.physicalId !== null && r.status === 'COMPLETE',
+        (r) => r.replacedBy === cur!.id && r.physicalId !== null && r.status !== 'FAILED',
       );
       if (old && old.type === type) {
         await set(old, {

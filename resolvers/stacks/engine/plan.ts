@@ -32,6 +32,23 @@ function quotaOf(
   return [...sums].map(([resource, amount]) => ({ projectId, resource, amount }));
 }
 
+/** Top-level property keys whose value reads one of `names` (get_resource, get_attr). */
+function keysReading(properties: unknown, names: ReadonlySet<string>): string[] {
+  if (!properties || typeof properties !== 'object' || Array.isArray(properties)) return [];
+  const reads = (v: unknown): boolean => {
+    if (Array.isArray(v)) return v.some(reads);
+    if (!v || typeof v !== 'object') return false;
+    return Object.entries(v).some(([k, arg]) => {
+      if (k === 'get_resource' && typeof arg === 'string' && names.has(arg)) return true;
+      if (k === 'get_attr' && Array.isArray(arg) && names.has(String(arg[0]))) return true;
+      return reads(arg);
+    });
+  };
+  return Object.entries(properties)
+    .filter(([, v]) => reads(v))
+    .map(([k]) => k);
+}
+
 /** What an update to `template` would do to each resource, from the live rows; no writes. */
 export async function planUpdate(
   svc: ServiceContext,
@@ -52,7 +69,11 @@ export async function planUpdate(
     action: StackPlanResource['action'],
     changed: string[] = [],
     reason: string | null = null,
-  ) => resources.push({ name, type, action, changedProperties: changed, reason });
+  ) => {
+    resources.push({ name, type, action, changedProperties: changed, reason });
+    if (action !== 'UNCHANGED') changing.add(name);
+  };
+  const changing = new Set<string>();
   for (const name of template.graph.order) {
     const res = template.resources[name];
     const cur = current.get(name);
@@ -76,6 +97,13 @@ export async function planUpdate(
       const raw = await resolveProperties(svc, stack, template, name, current);
       const props = checkProperties(plugin, raw, path);
       const changed = changedProperties(cur.properties, props);
+      // Values read from resources this update changes are known only when it runs.
+      const readsChanging = res.requires.filter((r) => changing.has(r));
+      if (readsChanging.length > 0) {
+        for (const k of keysReading(res.properties, new Set(readsChanging)))
+          if (!changed.includes(k)) changed.push(k);
+        changed.sort();
+      }
       if (changed.length === 0) {
         add(name, type, 'UNCHANGED');
         continue;

@@ -30,7 +30,7 @@ export async function resume(rt: Runtime): Promise<number> {
   for (const { id } of busy) {
     await rt.db.transaction(async (tx) => {
       const stack = await lockStack(tx, id);
-      if (!stack || stack.status !== 'IN_PROGRESS') return;
+      if (stack?.status !== 'IN_PROGRESS') return;
       const { rows: jobs } = await tx.execute<{ resource_id: string }>(
         sql`select payload->>'resourceId' as resource_id from graphile_worker.jobs
             where task_identifier = ${STACK_STEP_JOB} and payload->>'stackId' = ${id}

@@ -141,7 +141,8 @@ async function update(s: Step): Promise<void> {
   const inPlace =
     !!s.plugin.update &&
     !s.plugin.openProperties &&
-    changed.every((k) => s.plugin.properties[k]?.updateAllowed);
+    changed.every((k) => s.plugin.properties[k]?.updateAllowed) &&
+    !s.plugin.updateReplaces?.(state, props, changed);
   if (!inPlace) {
     await replace(s, `update requires replacement (${changed.join(', ')})`);
     return;
