@@ -309,6 +309,12 @@ describe('OS::Keystone::Group, Role, User and UserRoleAssignment', () => {
       () => keystoneUserRoleAssignment.create(ctx, { user: 'nobody', roles: [] }),
       f('user'),
     );
+    // A user the same stack makes is left out of validate; the roles are still checked.
+    await keystoneUserRoleAssignment.validate!(ctx, { roles: [{ role: 'member', project }] });
+    await invalid(
+      () => keystoneUserRoleAssignment.validate!(ctx, { roles: [{ role: 'nope', project }] }),
+      f('roles[0].role'),
+    );
     expect(
       await count(
         "select count(*) from users where name in ('m-user', 'bad-1', 'bad-2', 'bad-3', 'bad-4', 'bad-5', 'bad-6')",

@@ -93,7 +93,7 @@ function watched(ctx: ResourceContext, p: Props): Array<{ id: string; prop: stri
   return out;
 }
 
-function alarmInput(ctx: ResourceContext, p: Props): AlarmInput {
+function alarmInput(ctx: ResourceContext, p: Props, targetsKnown: boolean): AlarmInput {
   if (list(p, 'time_constraints').length)
     throw badProperty(ctx, 'time_constraints', 'Stratus alarms have no time constraints');
   const statistic = str(p, 'statistic') ?? 'avg';
@@ -111,7 +111,7 @@ function alarmInput(ctx: ResourceContext, p: Props): AlarmInput {
     name: ctx.physicalName,
     description: str(p, 'description') ?? '',
     meter: str(p, 'meter_name') ?? '',
-    resourceIds: watched(ctx, p).map((w) => w.id),
+    resourceIds: targetsKnown ? watched(ctx, p).map((w) => w.id) : [],
     comparison: comparison as Comparison,
     threshold: num(p, 'threshold') ?? null,
     aggregation: STATISTICS[statistic],
@@ -174,11 +174,16 @@ async function resourceTypeFor(
   );
 }
 
-/** The domain's own checks, without writing (preview). */
-async function check(ctx: ResourceContext, p: Props): Promise<AlarmInput> {
-  const input = alarmInput(ctx, p);
+/**
+ * The domain's own checks, without writing (preview). `partial` (validate): the watched
+ * resource may be one the same stack makes, left out until it exists; then only the rest.
+ */
+async function check(ctx: ResourceContext, p: Props, partial = false): Promise<AlarmInput> {
+  const targetsKnown =
+    !partial || list(p, 'query').length > 0 || Object.keys(map(p, 'matching_metadata')).length > 0;
+  const input = alarmInput(ctx, p, targetsKnown);
   const meter = input.meter ?? '';
-  input.resourceType = await resourceTypeFor(ctx, p, meter);
+  input.resourceType = targetsKnown ? await resourceTypeFor(ctx, p, meter) : typesOf(ctx, meter)[0];
   inField(() => checkMeterFor(`${ctx.path}.meter_name`, meter, input.resourceType as MeteredType));
   if (input.threshold == null) throw badProperty(ctx, 'threshold', 'a number is required');
   const policy = policyOf(meter);
@@ -234,7 +239,7 @@ export const aodhAlarm: ResourcePlugin = {
   attributes: ['state'],
 
   async validate(ctx, p) {
-    await check(ctx, p);
+    await check(ctx, p, true);
   },
 
   quota() {

@@ -92,8 +92,16 @@ export const cinderVolumeAttachment: ResourcePlugin = {
   },
   attributes: [],
 
+  /** Each of the pair that is known yet (one made by the same stack is left out of validate). */
   async validate(ctx, p) {
-    await pairFor(ctx, p);
+    const server = str(p, 'instance_uuid');
+    const volume = str(p, 'volume_id');
+    if (server) {
+      const [row] = isUuid(server) ? await loadServers(ctx.svc, [server]) : [null];
+      if (!row || row.vmState === 'deleted')
+        throw badProperty(ctx, 'instance_uuid', `no server with id "${server}" in this project`);
+    }
+    if (volume) await volumeIdFor(ctx, volume, 'volume_id');
   },
 
   async create(ctx, p) {

@@ -131,6 +131,9 @@ export const cinderVolume: ResourcePlugin = {
   async validate(ctx, p) {
     requireVolumes(ctx.svc);
     const input = await createInput(ctx, p);
+    // No size and no source: the source may name a resource still to be made (the engine
+    // leaves such properties out of validate); create checks the size then.
+    if (input.sizeGib == null && !input.imageId && !input.snapshotId) return;
     await asProperties(ctx, FIELDS, () => planVolume(ctx.svc, input));
   },
 

@@ -24,7 +24,9 @@ export const keystoneUserRoleAssignment: ResourcePlugin = {
   attributes: [],
 
   async validate(ctx, p) {
-    await userOf(ctx, p);
+    requireAction(ctx, 'identity:assign_role');
+    // A user made by the same stack is left out of validate until it exists.
+    if (str(p, 'user')) await userOf(ctx, p);
     await resolveGrants(ctx, p);
   },
 
