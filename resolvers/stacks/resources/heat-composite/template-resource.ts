@@ -1,5 +1,5 @@
 import { InvalidInputError } from '../../../errors';
-import type { ResourcePlugin } from '../plugin';
+import type { PropertySpec, ResourcePlugin } from '../plugin';
 import { resourceDotAttribute } from './members';
 import {
   applyNested,
@@ -16,13 +16,25 @@ import {
 export const TEMPLATE_RESOURCE_KEY = 'Stratus::TemplateResource';
 
 /**
+ * A template resource's properties are its template's parameters (the template layer checks
+ * their names), each updatable in place as in Heat's TemplateResource schema: any name the
+ * engine looks up is an updateAllowed property; there are no fixed ones to default or coerce.
+ */
+const PARAMETER_PROPERTIES: Readonly<Record<string, PropertySpec>> = new Proxy(
+  {},
+  {
+    get: (_target, key) =>
+      typeof key === 'string' ? { type: 'any', updateAllowed: true } : undefined,
+  },
+);
+
+/**
  * A template resource (its type is a template file): a nested stack of that file, its
  * properties the child's parameters, its attributes the child's outputs.
  */
 export const templateResource: ResourcePlugin = {
   type: TEMPLATE_RESOURCE_KEY,
-  // The template layer checks a template resource's properties against the file's parameters.
-  properties: {},
+  properties: PARAMETER_PROPERTIES,
   attributes: [],
   physicalType: 'Stack',
   dynamicAttributes: true,
