@@ -268,6 +268,13 @@ describe('OS::Nova::Server', () => {
       await updateResource(serverPlugin, ctx, state, { ...rebuilt, user_data: 'x' }, ['user_data']),
     ).toBe('replace');
     expect(await sql('select * from servers where id = $1', [id])).toEqual(before);
+    // What a preview asks without calling update.
+    expect(serverPlugin.updateReplaces!(state, { ...rebuilt, user_data: 'x' }, ['user_data'])).toBe(
+      true,
+    );
+    expect(
+      serverPlugin.updateReplaces!(state, { ...rebuilt, flavor: names.small }, ['flavor']),
+    ).toBe(false);
 
     await deleteResource(serverPlugin, ctx, state);
     expect((await sql('select vm_state from servers where id = $1', [id]))[0]).toEqual({

@@ -71,6 +71,15 @@ async function row(ctx: ResourceContext, state: ResourceState): Promise<FlavorRo
   return state.physicalId ? (await loadFlavors(ctx.svc, [state.physicalId]))[0] : null;
 }
 
+const tenantsOf = (props: Props) => (Array.isArray(props.tenants) ? props.tenants.map(String) : []);
+
+/** Only added tenants apply in place: no service takes a project's access away. */
+function losesAccess(state: ResourceState, props: Props, changed: readonly string[]): boolean {
+  if (changed.some((c) => c !== 'tenants')) return true;
+  const after = tenantsOf(props);
+  return tenantsOf(state.properties).some((t) => !after.includes(t));
+}
+
 export const flavorPlugin: ResourcePlugin = {
   type: 'OS::Nova::Flavor',
   properties,
@@ -83,11 +92,11 @@ export const flavorPlugin: ResourcePlugin = {
     const created = await asProperties(ctx, FIELDS, () => createFlavor(ctx.svc, input(ctx, props)));
     return { physicalId: created.id };
   },
+  updateReplaces: losesAccess,
   async update(ctx, state, props, changed) {
-    if (changed.some((c) => c !== 'tenants')) return { kind: 'replace' };
+    if (losesAccess(state, props, changed)) return { kind: 'replace' };
     const before = new Set(optStringList(ctx, state.properties, 'tenants') ?? []);
     const after = optStringList(ctx, props, 'tenants') ?? [];
-    if ([...before].some((t) => !after.includes(t))) return { kind: 'replace' };
     const added = after.filter((t) => !before.has(t));
     if (added.length) {
       await asProperties(ctx, { projectIds: 'tenants', flavorId: 'tenants' }, () =>

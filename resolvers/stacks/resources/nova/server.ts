@@ -57,7 +57,7 @@ const properties: Record<string, PropertySpec> = {
   flavor: { type: 'string', required: true, updateAllowed: true },
   flavor_update_policy: { type: 'string', default: 'RESIZE', updateAllowed: true },
   image_update_policy: { type: 'string', default: 'REBUILD', updateAllowed: true },
-  key_name: { type: 'string', immutable: true },
+  key_name: { type: 'string' },
   networks: { type: 'list' },
   block_device_mapping_v2: { type: 'list' },
   user_data: { type: 'string', default: '', updateAllowed: true },
@@ -188,6 +188,33 @@ async function checkCreateComplete(ctx: ResourceContext, state: ResourceState): 
 const changedAny = (changed: readonly string[], names: string[]) =>
   names.some((n) => changed.includes(n));
 
+/** A policy property's value (checked by checkEnums before any change), or its default. */
+const policy = (props: Props, key: string, fallback: string) =>
+  typeof props[key] === 'string' ? (props[key] as string) : fallback;
+
+/**
+ * Whether the change needs a new server: user_data under its REPLACE policy, flavor or image
+ * under REPLACE, and an image added to or taken from a server (volume-backed ones cannot be
+ * rebuilt). Decided before anything is changed.
+ */
+function needsReplacement(state: ResourceState, props: Props, changed: readonly string[]): boolean {
+  if (
+    changedAny(changed, ['user_data', 'user_data_format']) &&
+    policy(props, 'user_data_update_policy', 'REPLACE') === 'REPLACE'
+  ) {
+    return true;
+  }
+  if (changed.includes('flavor') && policy(props, 'flavor_update_policy', 'RESIZE') === 'REPLACE') {
+    return true;
+  }
+  if (!changed.includes('image')) return false;
+  return (
+    policy(props, 'image_update_policy', 'REBUILD') === 'REPLACE' ||
+    !props.image ||
+    !state.properties.image
+  );
+}
+
 /**
  * name, metadata and tags change in place; flavor resizes (then confirms) under RESIZE and
  * image rebuilds under REBUILD*; REPLACE policies, and user_data under its REPLACE policy, ask
@@ -201,21 +228,8 @@ async function update(
 ) {
   checkEnums(ctx, props);
   const id = state.physicalId!;
-  if (
-    changedAny(changed, ['user_data', 'user_data_format']) &&
-    oneOf(ctx, props, 'user_data_update_policy', USER_DATA_POLICIES, 'REPLACE') === 'REPLACE'
-  ) {
-    return { kind: 'replace' as const };
-  }
-  const flavorPolicy = oneOf(ctx, props, 'flavor_update_policy', FLAVOR_POLICIES, 'RESIZE');
-  const imagePolicy = oneOf(ctx, props, 'image_update_policy', IMAGE_POLICIES, 'REBUILD');
-  if (changed.includes('flavor') && flavorPolicy === 'REPLACE') return { kind: 'replace' as const };
-  if (changed.includes('image') && imagePolicy === 'REPLACE') return { kind: 'replace' as const };
+  if (needsReplacement(state, props, changed)) return { kind: 'replace' as const };
   const imageName = optString(ctx, props, 'image');
-  // A volume-backed server cannot be rebuilt, nor can an image-backed one lose its image.
-  if (changed.includes('image') && (!imageName || !state.properties.image)) {
-    return { kind: 'replace' as const };
-  }
   const row = await readServer(ctx, id);
   if (!row || row.vmState === 'deleted') throw new NotFoundError('server', id);
   const flavorName = optString(ctx, props, 'flavor');
@@ -345,6 +359,7 @@ export const serverPlugin: ResourcePlugin = {
   create,
   checkCreateComplete,
   update,
+  updateReplaces: needsReplacement,
   checkUpdateComplete,
   delete: remove,
   checkDeleteComplete,
