@@ -194,8 +194,18 @@ outputs:
         ? Object.keys(await resources(w, asgId)).length
         : -1;
 
-    // What an Aodh alarm's webhook sends: the alarm's new state.
-    await signal(w, stack.id, 'up', { current: 'alarm', previous: 'ok', reason: 'cpu high' });
+    // What an Aodh alarm's webhook does: POST its new state to the policy's alarm_url.
+    const hook = await fetch(String(out.alarm_url), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        alarm_name: 'cpu',
+        current: 'alarm',
+        previous: 'ok',
+        reason: 'cpu high',
+      }),
+    });
+    expect(hook.status, await hook.text()).toBeLessThan(300);
     await waitFor(async () => (await members()) === 2);
     // An alarm going back to ok does not scale.
     await signal(w, stack.id, 'up', { current: 'ok', previous: 'alarm' });
