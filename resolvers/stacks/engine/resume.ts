@@ -32,9 +32,12 @@ export async function resume(rt: Runtime): Promise<number> {
       const stack = await lockStack(tx, id);
       if (stack?.status !== 'IN_PROGRESS') return;
       const { rows: jobs } = await tx.execute<{ resource_id: string }>(
-        sql`select payload->>'resourceId' as resource_id from graphile_worker.jobs
-            where task_identifier = ${STACK_STEP_JOB} and payload->>'stackId' = ${id}
-              and (locked_at is null or locked_at > now() - interval '5 minutes')`,
+        // The public jobs view has no payload; this graphile-worker version's table does.
+        sql`select j.payload->>'resourceId' as resource_id
+            from graphile_worker._private_jobs j
+            join graphile_worker._private_tasks t on t.id = j.task_id
+            where t.identifier = ${STACK_STEP_JOB} and j.payload->>'stackId' = ${id}
+              and (j.locked_at is null or j.locked_at > now() - interval '5 minutes')`,
       );
       const queued = new Set(jobs.map((j) => j.resource_id));
       const rows = await tx
