@@ -223,6 +223,16 @@ outputs:
       true,
     );
 
+    // A stack update setting desired_capacity shrinks it in place, keeping the newest members.
+    const before = (await resources(w, stack.id)).asg.data.members as string[];
+    const shrunk = await updateStack(w, stack.id, {
+      template: template.replace('max_size: 3', 'max_size: 3\n      desired_capacity: 2'),
+    });
+    expect(`${shrunk.action}_${shrunk.status}`, shrunk.statusReason).toBe('UPDATE_COMPLETE');
+    expect((await resources(w, stack.id)).asg.physicalId).toBe(asgId);
+    expect(Object.keys(await resources(w, asgId)).sort()).toEqual(before.slice(1).sort());
+    expect((await outputs(w, shrunk)).size).toBe(2);
+
     await deleteStack(w, stack.id);
     expect(await leftovers(w)).toEqual({ stacks: 0, resources: 0 });
   });
