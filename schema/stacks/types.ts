@@ -33,6 +33,14 @@ export const StackAction = builder.enumType('StackAction', {
 
 const state = (row: { action: string; status: string }) => `${row.action}_${row.status}`;
 
+/** A parameter's value (given, unknown, failing its constraint) is the input's; the rest the template's. */
+function templateErrorField(e: TemplateError): string {
+  if (e.path.startsWith('environment')) return 'input.environment';
+  if (/^parameters\.[^.[\]]+$/.test(e.path) && (e.kind === 'PARAMETER' || e.kind === 'CONSTRAINT'))
+    return 'input.parameters';
+  return 'input.template';
+}
+
 builder.objectType(TemplateError, {
   interfaces: [ErrorInterface],
   name: 'TemplateError',
@@ -46,13 +54,9 @@ builder.objectType(TemplateError, {
       description: 'Where in the template, e.g. resources.server.properties.flavor',
     }),
     field: t.string({
-      description: 'The input field it concerns: input.template, input.environment, ...',
-      resolve: (e) =>
-        e.path.startsWith('environment')
-          ? 'input.environment'
-          : e.path.startsWith('parameters.') && e.kind === 'CONSTRAINT'
-            ? 'input.parameters'
-            : 'input.template',
+      description:
+        'The input field it concerns: input.template, input.environment or input.parameters',
+      resolve: (e) => templateErrorField(e),
     }),
     line: t.int({ nullable: true, description: '1-based', resolve: (e) => e.line }),
     column: t.int({ nullable: true, description: '1-based', resolve: (e) => e.column }),
@@ -266,7 +270,6 @@ const StackPlanQuota = builder.objectRef<PlanQuota>('StackPlanQuota').implement(
   description: 'Quota a project would consume',
   fields: (t) => ({
     project: t.field({ type: Project, nullable: true, resolve: (q) => q.projectId }),
-    projectId: t.id({ resolve: (q) => q.projectId }),
     resource: t.exposeString('resource', { description: 'instances, cores, ram, volumes, ...' }),
     amount: t.exposeInt('amount'),
   }),

@@ -161,12 +161,22 @@ describe('stack resources as graph edges', () => {
     expect(servers.totalCount).toBe(0);
   });
 
-  it('delete removes the server, subnet and network, and the stack rows', async () => {
+  it('delete removes the server, subnet and network, and the stack rows', {
+    timeout: 120_000,
+  }, async () => {
     const result = await stackMutation(s, member.token, 'deleteStack', 'DeleteStackInput', {
       id: stackId,
     });
     expect(result.__typename).toBe('DeleteStackSuccess');
-    await waitForStack(s, member.token!, stackId, (st) => st === null, 'status', 90_000);
+    const gone = await waitForStack(
+      s,
+      member.token!,
+      stackId,
+      (st) => st === null || st.status === 'DELETE_FAILED',
+      'status statusReason',
+      100_000,
+    );
+    expect(gone).toBeNull();
     expect(
       await sqlCount(
         s,

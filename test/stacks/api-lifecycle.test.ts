@@ -91,7 +91,11 @@ describe('a stack from create to delete', () => {
     });
     expect(yaml.line).toBeGreaterThan(0);
     const missing = await createStack(s, token, { name: 'broken', template: TEMPLATE });
-    expect(missing).toMatchObject({ __typename: 'TemplateError', path: 'parameters.secret' });
+    expect(missing).toMatchObject({
+      __typename: 'TemplateError',
+      path: 'parameters.secret',
+      field: 'input.parameters',
+    });
     const fn = await createStack(s, token, {
       name: 'broken',
       template: TEMPLATE.replace('{get_param: greeting}', '{get_parm: greeting}'),
