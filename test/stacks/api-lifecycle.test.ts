@@ -201,6 +201,32 @@ describe('a stack from create to delete', () => {
     );
     expect(filtered.stack.events.totalCount).toBe(2);
 
+    // Resuming the event stream after a cursor sends only the later stored events.
+    const resumed = s.subscribe(
+      'subscription($id: ID!, $after: String) { stackEvents(stackId: $id, after: $after) { id resourceName status } }',
+      { id: stackId, after: events[2].id },
+      token,
+    );
+    try {
+      const later = await resumed.waitFor(events.length - 3);
+      expect(later.map((v) => v.data.stackEvents.id)).toEqual(
+        events.slice(3).map((e: Json) => e.id),
+      );
+    } finally {
+      resumed.close();
+    }
+    const badCursor = s.subscribe(
+      'subscription($id: ID!) { stackEvents(stackId: $id, after: "abc") { id } }',
+      { id: stackId },
+      token,
+    );
+    try {
+      const ended = await badCursor.ended;
+      expect(JSON.stringify(ended.error ?? badCursor.values)).toContain('BAD_USER_INPUT');
+    } finally {
+      badCursor.close();
+    }
+
     const listed = await s.ok(
       `{ stacks(filter: {status: CREATE_COMPLETE}) { totalCount edges { node { id name } } }
          byName: stackByName(name: "life") { id } }`,
