@@ -98,6 +98,34 @@ describe('OS::Heat::ResourceGroup', () => {
   });
 });
 
+describe('a group whose member fails', () => {
+  it("fails the group with the member's reason, and the rollback leaves nothing", async () => {
+    const template = `
+heat_template_version: 2016-10-14
+resources:
+  group:
+    type: OS::Heat::ResourceGroup
+    properties:
+      count: 2
+      resource_def:
+        type: OS::Heat::TestResource
+        properties: {value: v%index%, fail: true}
+`;
+    const stack = await createStack(w, { name: 'rg-fail', template });
+    expect(`${stack.action}_${stack.status}`).toBe('ROLLBACK_COMPLETE');
+    // The group's CREATE_FAILED event carries its nested stack's failure.
+    const { rows } = await w.s.stratus.runtime.pool.query(
+      `select status_reason from stack_events where stack_id = $1 and resource_name = 'group' and action = 'CREATE' and status = 'FAILED'`,
+      [stack.id],
+    );
+    expect(rows[0]?.status_reason).toMatch(/nested stack CREATE_FAILED.*Test Resource failed/);
+    expect(Object.keys(await resources(w, stack.id))).toEqual([]);
+    expect((await leftovers(w)).stacks).toBe(1);
+    await deleteStack(w, stack.id);
+    expect(await leftovers(w)).toEqual({ stacks: 0, resources: 0 });
+  });
+});
+
 const child = `
 heat_template_version: 2016-10-14
 parameters:
