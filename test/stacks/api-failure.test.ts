@@ -84,4 +84,27 @@ describe('a failing resource', () => {
     await waitForStack(s, token, id, (st) => st === null);
     expect(await stackCounts(s)).toEqual({ stacks: 0, resources: 0, events: 0 });
   });
+
+  it('an update while the stack is still being created is a ConflictError, writing nothing', async () => {
+    const slow = `heat_template_version: 2018-08-31
+resources:
+  slow:
+    type: OS::Heat::TestResource
+    properties: {wait_secs: 4}
+`;
+    const created = await createStack(s, token, { name: 'busy', template: slow });
+    const id = created.stack.id;
+    const before = await stackCounts(s);
+    const update = await stackMutation(s, token, 'updateStack', 'UpdateStackInput', {
+      id,
+      template: slow.replace('wait_secs: 4', 'wait_secs: 0'),
+    });
+    expect(update.__typename).toBe('ConflictError');
+    expect(update.message).toContain('IN_PROGRESS');
+    expect((await stackCounts(s)).resources).toBe(before.resources);
+    const done = await waitForStack(s, token, id, settled);
+    expect(done.status).toBe('CREATE_COMPLETE');
+    await stackMutation(s, token, 'deleteStack', 'DeleteStackInput', { id });
+    await waitForStack(s, token, id, (st) => st === null);
+  });
 });
