@@ -1,3 +1,6 @@
+// compute/servers.ts and compute/boot-volume.ts import each other: loading servers.ts first
+// keeps boot-volume's schema initialised when a plugin imports boot-volume.ts before it.
+import '../../compute/servers';
 import type { ResourceTypeSchema, TemplateResource } from '../template';
 import { plugins as aodh } from './aodh/index';
 import { plugins as cinder } from './cinder/index';
