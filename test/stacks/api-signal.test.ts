@@ -12,7 +12,7 @@ import {
 
 /**
  * signalStackResource, nested stacks and resource attributes through the API: a wait
- * condition handle signalled by the mutation, a template resource's nested stack whose
+ * condition released by signalling its handle with the mutation, a template resource's nested stack whose
  * events stream with its parent's, and attributes read as get_attr reads them.
  */
 
@@ -42,12 +42,19 @@ const OUTER = `heat_template_version: 2018-08-31
 resources:
   handle:
     type: OS::Heat::WaitConditionHandle
+  wait:
+    type: OS::Heat::WaitCondition
+    properties:
+      handle: {get_resource: handle}
+      timeout: 300
   inner:
     type: inner.yaml
     properties: {word: nested-hello}
 outputs:
   signals:
     value: {get_attr: [handle, show]}
+  wait_data:
+    value: {get_attr: [wait, data]}
   inner_echo:
     value: {get_attr: [inner, echoed]}
 `;
@@ -55,10 +62,10 @@ outputs:
 const SIGNAL = `mutation($input: SignalStackResourceInput!) { signalStackResource(input: $input) {
   ${ERROR_FIELDS} ... on SignalStackResourceSuccess { stack { id status } } } }`;
 
-describe('a stack with a signal handle and a nested stack', () => {
+describe('a stack waiting for a signal, with a nested stack', () => {
   let stackId: string;
 
-  it('creates; the nested stack completes; its events stream with the parent', async () => {
+  it('waits in CREATE_IN_PROGRESS; the nested stack completes; its events stream with the parent', async () => {
     const created = await createStack(s, token, {
       name: 'waiting',
       template: OUTER,
@@ -87,14 +94,16 @@ describe('a stack with a signal handle and a nested stack', () => {
     } finally {
       events.close();
     }
-    await waitForStack(s, token, stackId, settled);
     const { stack } = await s.ok(
       `query($id: ID!) { stack(id: $id) { status
+        resources(name: "wait") { edges { node { status } } }
         nestedStacks { id status parent { id } parentResourceName } } }`,
       { id: stackId },
       token,
     );
-    expect(stack.status).toBe('CREATE_COMPLETE');
+    // The wait condition holds the stack until it is signalled.
+    expect(stack.status).toBe('CREATE_IN_PROGRESS');
+    expect(stack.resources.edges[0].node.status).toBe('CREATE_IN_PROGRESS');
     expect(stack.nestedStacks).toHaveLength(1);
     expect(stack.nestedStacks[0]).toMatchObject({
       parent: { id: stackId },
@@ -127,7 +136,7 @@ describe('a stack with a signal handle and a nested stack', () => {
     expect(bad.signalStackResource.message).toContain('status');
   });
 
-  it('signalStackResource stores the signal on the handle; outputs show it and the nested output', async () => {
+  it('signalStackResource releases the wait; outputs carry the signal and the nested output', async () => {
     const result = await s.ok(
       SIGNAL,
       {
@@ -149,6 +158,8 @@ describe('a stack with a signal handle and a nested stack', () => {
     );
     expect(done.status, done.statusReason).toBe('CREATE_COMPLETE');
     const outputs = Object.fromEntries(done.outputs.map((o: Json) => [o.key, o]));
+    expect(outputs.wait_data.error).toBeNull();
+    expect(JSON.stringify(outputs.wait_data.value)).toContain('hello');
     expect(outputs.signals.value.signals).toEqual({
       '1': { status: 'SUCCESS', reason: 'ready', data: 'hello' },
     });
