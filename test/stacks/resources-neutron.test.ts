@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ResourceState } from '../../resolvers/stacks/resources/plugin';
 import { resourceTypeSchema } from '../../resolvers/stacks/resources/registry';
 import { parseTemplate } from '../../resolvers/stacks/template/index';
 import { createNetwork, createSubnet } from '../network/networks-support';
@@ -616,6 +617,80 @@ describe('a network chain: net, subnet, router with a gateway, interface, port, 
     );
     await deleteResource(Router, cr, routerState);
     await deleteResource(Net, cn, netState);
+  });
+});
+
+describe('resources made and removed out of order (Heat would order them implicitly)', () => {
+  it('a floating IP waits for its router; refused deletes are retried until what used them is gone', async () => {
+    const cn = await ctx('net');
+    const netState = await createResource(Net, cn, { name: 'order-net' });
+    const cs = await ctx('subnet');
+    const subState = await createResource(Subnet, cs, {
+      network: 'order-net',
+      cidr: '10.86.0.0/24',
+      name: 'order-subnet',
+    });
+    const cp = await ctx('port');
+    const portState = await createResource(Port, cp, { network: 'order-net' });
+    const cr = await ctx('router');
+    const routerState = await createResource(Router, cr, {
+      name: 'order-router',
+      external_gateway_info: { network: 'stack-public' },
+    });
+
+    // No interface yet: the address is taken, the association waits for the router.
+    const cf = await ctx('fip');
+    const fipProps = { floating_network: 'stack-public', port_id: portState.physicalId };
+    const made = await FloatingIP.create(cf, fipProps);
+    const fipState: ResourceState = {
+      physicalId: made.physicalId,
+      properties: fipProps,
+      data: made.data ?? {},
+    };
+    const waiting = await FloatingIP.checkCreateComplete!(cf, fipState);
+    expect(waiting).toMatchObject({
+      done: false,
+      reason: expect.stringMatching(/waiting for a router/),
+    });
+    expect(await FloatingIP.attribute(cf, fipState, 'port_id')).toBeNull();
+    const ci = await ctx('interface');
+    const ifaceState = await createResource(RouterInterface, ci, {
+      router: 'order-router',
+      subnet: 'order-subnet',
+    });
+    expect(await FloatingIP.checkCreateComplete!(cf, fipState)).toEqual({ done: true });
+    expect(await FloatingIP.attribute(cf, fipState, 'port_id')).toBe(portState.physicalId);
+
+    // Deleted in the wrong order: each refusal is noted and retried, not a failure.
+    await Router.delete(cr, routerState); // still has an interface
+    await RouterInterface.delete(ci, ifaceState); // a floating IP goes through it
+    await Subnet.delete(cs, subState); // the port and the interface hold addresses
+    await Net.delete(cn, netState); // the port is on it
+    for (const [p, c, st] of [
+      [Router, cr, routerState],
+      [RouterInterface, ci, ifaceState],
+      [Subnet, cs, subState],
+      [Net, cn, netState],
+    ] as const) {
+      expect(st.data.deleteWaiting, p.type).toBeTruthy();
+      expect(await p.checkDeleteComplete!(c, st)).toMatchObject({ done: false });
+    }
+    await deleteResource(FloatingIP, cf, fipState);
+    expect(await RouterInterface.checkDeleteComplete!(ci, ifaceState)).toEqual({ done: true });
+    expect(await Router.checkDeleteComplete!(cr, routerState)).toEqual({ done: true });
+    expect(await Subnet.checkDeleteComplete!(cs, subState)).toMatchObject({ done: false });
+    await deleteResource(Port, cp, portState);
+    expect(await Subnet.checkDeleteComplete!(cs, subState)).toEqual({ done: true });
+    expect(await Net.checkDeleteComplete!(cn, netState)).toEqual({ done: true });
+    for (const [type, st] of [
+      ['Network', netState],
+      ['Subnet', subState],
+      ['Router', routerState],
+      ['Port', portState],
+      ['FloatingIp', fipState],
+    ] as const) {
+      expect(await node(s, member, type, st.physicalId!, 'id'), type).toBeNull();
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 import { InvalidInputError } from '../../../errors';
 import { isAdmin } from '../../../identity/auth-context';
 import { loadFloatingIps } from '../../../networks/access';
+import { ExternalGatewayForFloatingIpNotFoundError } from '../../../networks/errors';
 import {
   createFloatingIp,
   deleteFloatingIp,
@@ -15,6 +16,9 @@ import { floatingIpShow } from './show';
 /** OS::Neutron::FloatingIP: an address of an external network, optionally on a port at once. */
 
 const RENAMES = { floatingNetworkId: 'floating_network', portId: 'port_id' };
+
+/** How long a floating IP waits for the router its port needs (one the stack is making). */
+const ROUTER_WAIT_MS = 180_000;
 
 /** The properties with names resolved; the network is null only while validating one still to make. */
 async function fipInput(ctx: ResourceContext, values: Record<string, unknown>, validating = false) {
@@ -73,11 +77,34 @@ export const floatingIp: ResourcePlugin = {
   quota: () => [{ resource: 'floating_ips', amount: 1 }],
 
   async create(ctx, values) {
-    const { p, ...input } = await fipInput(ctx, values);
-    const row = await asHeat(ctx.path, RENAMES, () =>
-      createFloatingIp(ctx.svc, { ...input, description: p.str('description') }),
-    );
-    return { physicalId: row.id };
+    const { p, portId, fixedIpAddress, ...input } = await fipInput(ctx, values);
+    try {
+      const row = await asHeat(ctx.path, RENAMES, () =>
+        createFloatingIp(ctx.svc, { ...input, portId, fixedIpAddress }),
+      );
+      return { physicalId: row.id };
+    } catch (error) {
+      if (!(error instanceof ExternalGatewayForFloatingIpNotFoundError)) throw error;
+      // The router to the port's subnet may be a resource of this stack still being made
+      // (Heat adds that dependency implicitly): take the address now, associate once it exists.
+      const row = await asHeat(ctx.path, RENAMES, () => createFloatingIp(ctx.svc, input));
+      return { physicalId: row.id, data: { associate: { portId, fixedIpAddress } } };
+    }
+  },
+
+  async checkCreateComplete(ctx, state) {
+    const pending = state.data.associate as { portId: string; fixedIpAddress?: string } | undefined;
+    if (!pending) return { done: true };
+    const row = await physical(ctx.svc, loadFloatingIps, 'floating IP', state.physicalId);
+    if (row.portId === pending.portId) return { done: true };
+    try {
+      await asHeat(ctx.path, RENAMES, () => updateFloatingIp(ctx.svc, { id: row.id, ...pending }));
+      return { done: true };
+    } catch (error) {
+      if (!(error instanceof ExternalGatewayForFloatingIpNotFoundError)) throw error;
+      if (Date.now() - row.createdAt.getTime() > ROUTER_WAIT_MS) throw error;
+      return { done: false, reason: `waiting for a router: ${error.message}` };
+    }
   },
 
   async update(ctx, state, values) {

@@ -3,7 +3,8 @@ import { isAdmin } from '../../../identity/auth-context';
 import { loadNetworks } from '../../../networks/access';
 import { createNetwork, deleteNetwork, updateNetwork } from '../../../networks/networks';
 import type { ResourceContext, ResourcePlugin } from '../plugin';
-import { ignoreGone, physical } from './lookup';
+import { deleteOrWait, retryDelete } from './in-use';
+import { physical } from './lookup';
 import { asBool, asHeat, asInt, Props } from './props';
 import { networkShow } from './show';
 
@@ -128,8 +129,11 @@ export const net: ResourcePlugin = {
 
   async delete(ctx, state) {
     if (!state.physicalId) return;
-    await ignoreGone(() => deleteNetwork(ctx.svc, state.physicalId!));
+    await deleteOrWait(state, () => deleteNetwork(ctx.svc, state.physicalId!));
   },
+
+  checkDeleteComplete: (ctx, state) =>
+    retryDelete(state, () => deleteNetwork(ctx.svc, state.physicalId!)),
 
   async attribute(ctx, state, name) {
     const row = await physical(ctx.svc, loadNetworks, 'network', state.physicalId);

@@ -4,7 +4,8 @@ import { canWriteProject, loadPorts } from '../../../networks/access';
 import { checkAddressPairs, checkMac } from '../../../networks/port-core';
 import { createPort, deletePort, updatePort } from '../../../networks/ports';
 import type { ResourceContext, ResourcePlugin } from '../plugin';
-import { findNetwork, findSecurityGroup, findSubnet, ignoreGone, physical } from './lookup';
+import { deleteOrWait, retryDelete } from './in-use';
+import { findNetwork, findSecurityGroup, findSubnet, physical } from './lookup';
 import { asHeat, asString, Props } from './props';
 import { portShow, portSubnets } from './show';
 
@@ -190,8 +191,11 @@ export const port: ResourcePlugin = {
 
   async delete(ctx, state) {
     if (!state.physicalId) return;
-    await ignoreGone(() => deletePort(ctx.svc, state.physicalId!));
+    await deleteOrWait(state, () => deletePort(ctx.svc, state.physicalId!));
   },
+
+  checkDeleteComplete: (ctx, state) =>
+    retryDelete(state, () => deletePort(ctx.svc, state.physicalId!)),
 
   async attribute(ctx, state, name) {
     const row = await physical(ctx.svc, loadPorts, 'port', state.physicalId);

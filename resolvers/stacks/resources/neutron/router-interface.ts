@@ -7,6 +7,7 @@ import {
   removeRouterInterface,
 } from '../../../networks/routers';
 import type { ResourceContext, ResourcePlugin } from '../plugin';
+import { deleteOrWait, retryDelete } from './in-use';
 import { findPort, findRouter, findSubnet } from './lookup';
 import { asHeat, Props } from './props';
 import { routerShow } from './show';
@@ -80,6 +81,12 @@ async function present(ctx: ResourceContext, id: string | null): Promise<boolean
   return ips.some((held) => held.some((a) => a.subnetId === parsed.subnetId));
 }
 
+/** Removes the interface if the router still has it. */
+async function remove(ctx: ResourceContext, id: string | null): Promise<void> {
+  if (!(await present(ctx, id))) return;
+  await removeRouterInterface(ctx.svc, parseInterfaceId(id)!);
+}
+
 export const routerInterface: ResourcePlugin = {
   type: 'OS::Neutron::RouterInterface',
   properties: {
@@ -103,10 +110,10 @@ export const routerInterface: ResourcePlugin = {
   },
 
   async delete(ctx, state) {
-    if (!(await present(ctx, state.physicalId))) return;
-    const parsed = parseInterfaceId(state.physicalId)!;
-    await removeRouterInterface(ctx.svc, parsed);
+    await deleteOrWait(state, () => remove(ctx, state.physicalId));
   },
+
+  checkDeleteComplete: (ctx, state) => retryDelete(state, () => remove(ctx, state.physicalId)),
 
   async attribute(ctx, state, name) {
     const parsed = parseInterfaceId(state.physicalId);

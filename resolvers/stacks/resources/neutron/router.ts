@@ -1,7 +1,8 @@
 import { loadRouters } from '../../../networks/access';
 import { createRouter, deleteRouter, updateRouter } from '../../../networks/routers';
 import type { ResourceContext, ResourcePlugin } from '../plugin';
-import { findExternalNetwork, findSubnet, ignoreGone, physical } from './lookup';
+import { deleteOrWait, retryDelete } from './in-use';
+import { findExternalNetwork, findSubnet, physical } from './lookup';
 import { asHeat, asMap, Props } from './props';
 import { routerShow } from './show';
 
@@ -88,8 +89,11 @@ export const router: ResourcePlugin = {
 
   async delete(ctx, state) {
     if (!state.physicalId) return;
-    await ignoreGone(() => deleteRouter(ctx.svc, state.physicalId!));
+    await deleteOrWait(state, () => deleteRouter(ctx.svc, state.physicalId!));
   },
+
+  checkDeleteComplete: (ctx, state) =>
+    retryDelete(state, () => deleteRouter(ctx.svc, state.physicalId!)),
 
   async attribute(ctx, state, name) {
     const row = await physical(ctx.svc, loadRouters, 'router', state.physicalId);

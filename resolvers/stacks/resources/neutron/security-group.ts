@@ -6,6 +6,7 @@ import {
   updateSecurityGroup,
 } from '../../../networks/security-groups';
 import type { ResourceContext, ResourcePlugin } from '../plugin';
+import { deleteOrWait, retryDelete } from './in-use';
 import { ignoreGone, physical } from './lookup';
 import { asHeat, Props } from './props';
 import { applyRules, type RuleInput, ruleInput } from './rules';
@@ -74,8 +75,11 @@ export const securityGroup: ResourcePlugin = {
 
   async delete(ctx, state) {
     if (!state.physicalId) return;
-    await ignoreGone(() => deleteSecurityGroup(ctx.svc, state.physicalId!));
+    await deleteOrWait(state, () => deleteSecurityGroup(ctx.svc, state.physicalId!));
   },
+
+  checkDeleteComplete: (ctx, state) =>
+    retryDelete(state, () => deleteSecurityGroup(ctx.svc, state.physicalId!)),
 
   async attribute(ctx, state, name) {
     const row = await physical(ctx.svc, loadSecurityGroups, 'security group', state.physicalId);

@@ -5,7 +5,8 @@ import { canWriteProject, loadSubnets } from '../../../networks/access';
 import { checkSubnet } from '../../../networks/subnet-checks';
 import { createSubnet, deleteSubnet, updateSubnet } from '../../../networks/subnets';
 import type { ResourceContext, ResourcePlugin } from '../plugin';
-import { findNetwork, ignoreGone, physical } from './lookup';
+import { deleteOrWait, retryDelete } from './in-use';
+import { findNetwork, physical } from './lookup';
 import { asHeat, asString, Props } from './props';
 import { subnetShow } from './show';
 
@@ -140,8 +141,11 @@ export const subnet: ResourcePlugin = {
 
   async delete(ctx, state) {
     if (!state.physicalId) return;
-    await ignoreGone(() => deleteSubnet(ctx.svc, state.physicalId!));
+    await deleteOrWait(state, () => deleteSubnet(ctx.svc, state.physicalId!));
   },
+
+  checkDeleteComplete: (ctx, state) =>
+    retryDelete(state, () => deleteSubnet(ctx.svc, state.physicalId!)),
 
   async attribute(ctx, state, name) {
     const show = subnetShow(await physical(ctx.svc, loadSubnets, 'subnet', state.physicalId));
