@@ -50,6 +50,13 @@ resources:
   key:
     type: OS::Nova::KeyPair
     properties: {name: {list_join: ['-', [{get_param: 'OS::stack_name'}, key]]}, save_private_key: true}
+  boot_script:
+    type: OS::Heat::SoftwareConfig
+    properties:
+      group: ungrouped
+      config: |
+        #!/bin/sh
+        echo made by a stack
   group:
     type: OS::Nova::ServerGroup
     # soft: one fake host, and a REPLACE makes the new server before the old one goes.
@@ -62,10 +69,8 @@ resources:
       image_update_policy: {get_param: image_policy}
       key_name: {get_resource: key}
       networks: [{network: {get_param: net}}]
-      user_data_format: RAW
-      user_data: |
-        #!/bin/sh
-        echo made by a stack
+      user_data_format: SOFTWARE_CONFIG
+      user_data: {get_resource: boot_script}
       metadata: {tier: web}
       scheduler_hints: {group: {get_resource: group}}
 outputs:

@@ -1,6 +1,7 @@
 import type { FlavorRow } from '../../../compute/flavors';
 import { bootableImage } from '../../../compute/servers';
 import type { ImageRow } from '../../../images/images';
+import { configText } from '../heat-composite/config-store';
 import type { ResourceContext } from '../plugin';
 import {
   findFlavor,
@@ -268,7 +269,7 @@ async function resolveServer(
       imageId: blockDeviceMappings.length > 0 ? null : (image?.id ?? null),
       flavorId: flavor.id,
       keypairId: keypair?.id ?? null,
-      userData: optString(ctx, props, 'user_data') || null,
+      userData: await userData(ctx, props),
       metadata: optStringMap(ctx, props, 'metadata') ?? {},
       tags: optStringList(ctx, props, 'tags') ?? [],
       serverGroupId: group?.id ?? null,
@@ -279,6 +280,17 @@ async function resolveServer(
     securityGroupIds,
     floatingIps,
   };
+}
+
+/**
+ * user_data as the guest gets it: a SoftwareConfig/CloudConfig/MultipartMime's id (what
+ * get_resource gives) becomes its config text, as Heat resolves it for RAW and
+ * SOFTWARE_CONFIG; anything else is passed as it is (HEAT_CFNTOOLS too: no cfn-init here).
+ */
+async function userData(ctx: ResourceContext, props: Props): Promise<string | null> {
+  const given = optString(ctx, props, 'user_data');
+  if (!given) return null;
+  return (await configText(ctx.svc.rt.db, given, ctx.stack.projectId)) ?? given;
 }
 
 /**

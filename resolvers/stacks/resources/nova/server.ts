@@ -42,7 +42,8 @@ import { faultOf, readServer, ServerFailedError, serverAttribute } from './serve
 /**
  * OS::Nova::Server on createServers and the server actions, acting as the stack owner.
  * user_data_format SOFTWARE_CONFIG and HEAT_CFNTOOLS are passed as RAW (no cloud-init
- * multipart wrapping, no software-config agent); config_drive, admin_pass and
+ * multipart wrapping, no software-config agent; a software config's id becomes its text, as
+ * Heat does for RAW and SOFTWARE_CONFIG); config_drive, admin_pass and
  * software_config_transport are accepted and not applied (Stratus has no config drive or
  * guest agent to carry them).
  */
