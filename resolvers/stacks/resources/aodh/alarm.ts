@@ -1,32 +1,19 @@
 import { NotFoundError } from '../../../errors';
 import { checkAlarmResources } from '../../../metering/alarm-resources';
-import {
-  type AlarmInput,
-  type AlarmRow,
-  COMPARISONS,
-  type Comparison,
-  createAlarm,
-  deleteAlarm,
-  loadAlarms,
-  updateAlarm,
-} from '../../../metering/alarms';
-import { levelOf, policyOf } from '../../../metering/archive-policies';
-import { checkMeterFor, findMeter } from '../../../metering/meters';
+import { type AlarmInput, createAlarm, updateAlarm } from '../../../metering/alarms';
+import { findMeter } from '../../../metering/meters';
 import type { Aggregation, MeteredType } from '../../../metering/samples';
-import { checkWebhookUrl } from '../../../metering/webhooks-allow';
+import { asProperties, badProperty, list, map, num, type Props, str } from '../cinder/props';
+import type { ResourceContext, ResourcePlugin } from '../plugin';
 import {
-  asProperties,
-  badProperty,
-  bool,
-  inField,
-  list,
-  map,
-  num,
-  type Props,
-  plain,
-  str,
-} from '../cinder/props';
-import type { ResourceContext, ResourcePlugin, ResourceState } from '../plugin';
+  alarmRow,
+  COMMON_FIELDS,
+  COMMON_PROPERTIES,
+  checkRule,
+  commonInput,
+  deleteAlarmResource,
+  showAlarm,
+} from './common';
 
 /**
  * OS::Aodh::Alarm (Heat's threshold alarm) onto Stratus's metering alarms: meter_name ->
@@ -48,17 +35,10 @@ const STATISTICS: Record<string, Aggregation> = {
 };
 
 const FIELDS = {
+  ...COMMON_FIELDS,
   meter: 'meter_name',
-  threshold: 'threshold',
-  comparison: 'comparison_operator',
   aggregation: 'statistic',
   granularity: 'period',
-  evaluationPeriods: 'evaluation_periods',
-  'actions.alarm': 'alarm_actions',
-  'actions.ok': 'ok_actions',
-  'actions.insufficientData': 'insufficient_data_actions',
-  name: 'name',
-  description: 'description',
   resourceIds: 'query',
 };
 
@@ -94,36 +74,15 @@ function watched(ctx: ResourceContext, p: Props): Array<{ id: string; prop: stri
 }
 
 function alarmInput(ctx: ResourceContext, p: Props, targetsKnown: boolean): AlarmInput {
-  if (list(p, 'time_constraints').length)
-    throw badProperty(ctx, 'time_constraints', 'Stratus alarms have no time constraints');
   const statistic = str(p, 'statistic') ?? 'avg';
   if (!(statistic in STATISTICS))
     throw badProperty(ctx, 'statistic', `"${statistic}" is not one of count, avg, sum, min, max`);
-  const comparison = str(p, 'comparison_operator') ?? 'eq';
-  if (!COMPARISONS.includes(comparison as Comparison))
-    throw badProperty(
-      ctx,
-      'comparison_operator',
-      `"${comparison}" is not one of ${COMPARISONS.join(', ')}`,
-    );
-  const urls = (key: string) => list(p, key).map(String);
   return {
-    name: ctx.physicalName,
-    description: str(p, 'description') ?? '',
+    ...commonInput(ctx, p),
     meter: str(p, 'meter_name') ?? '',
     resourceIds: targetsKnown ? watched(ctx, p).map((w) => w.id) : [],
-    comparison: comparison as Comparison,
-    threshold: num(p, 'threshold') ?? null,
     aggregation: STATISTICS[statistic],
     granularity: num(p, 'period') ?? 60,
-    evaluationPeriods: num(p, 'evaluation_periods') ?? 1,
-    actions: {
-      alarm: urls('alarm_actions'),
-      ok: urls('ok_actions'),
-      insufficientData: urls('insufficient_data_actions'),
-    },
-    repeatActions: bool(p, 'repeat_actions') ?? true,
-    enabled: bool(p, 'enabled') ?? true,
   };
 }
 
@@ -184,36 +143,9 @@ async function check(ctx: ResourceContext, p: Props, partial = false): Promise<A
   const input = alarmInput(ctx, p, targetsKnown);
   const meter = input.meter ?? '';
   input.resourceType = targetsKnown ? await resourceTypeFor(ctx, p, meter) : typesOf(ctx, meter)[0];
-  inField(() => checkMeterFor(`${ctx.path}.meter_name`, meter, input.resourceType as MeteredType));
-  if (input.threshold == null) throw badProperty(ctx, 'threshold', 'a number is required');
-  const policy = policyOf(meter);
-  const level = levelOf(policy, input.granularity ?? 0);
-  if (!level)
-    throw badProperty(
-      ctx,
-      'period',
-      `${input.granularity} s is not a granularity of policy ${policy.name} (${policy.levels.map((l) => l.granularity).join(', ')})`,
-    );
-  const allow = ctx.svc.rt.config.alarms.webhookAllow;
-  for (const [prop, urls] of [
-    ['alarm_actions', input.actions?.alarm],
-    ['ok_actions', input.actions?.ok],
-    ['insufficient_data_actions', input.actions?.insufficientData],
-  ] as const) {
-    (urls ?? []).forEach((url, i) => {
-      inField(() => checkWebhookUrl(allow, `${ctx.path}.${prop}[${i}]`, url));
-    });
-  }
+  checkRule(ctx, input, { meter: 'meter_name', period: 'period' });
   return input;
 }
-
-async function alarmRow(ctx: ResourceContext, state: ResourceState): Promise<AlarmRow | null> {
-  if (!state.physicalId) return null;
-  const [row] = await loadAlarms(ctx.svc, [state.physicalId]);
-  return row;
-}
-
-const ACTION_PROPS = { type: 'list', updateAllowed: true, default: [] } as const;
 
 export const aodhAlarm: ResourcePlugin = {
   type: 'OS::Aodh::Alarm',
@@ -227,14 +159,7 @@ export const aodhAlarm: ResourcePlugin = {
     threshold: { type: 'number', required: true, updateAllowed: true },
     matching_metadata: { type: 'map', default: {}, updateAllowed: true },
     query: { type: 'list', updateAllowed: true },
-    description: { type: 'string', updateAllowed: true },
-    enabled: { type: 'boolean', default: true, updateAllowed: true },
-    alarm_actions: ACTION_PROPS,
-    ok_actions: ACTION_PROPS,
-    insufficient_data_actions: ACTION_PROPS,
-    repeat_actions: { type: 'boolean', default: true, updateAllowed: true },
-    severity: { type: 'string', default: 'low', updateAllowed: true },
-    time_constraints: { type: 'list', default: [] },
+    ...COMMON_PROPERTIES,
   },
   attributes: ['state'],
 
@@ -260,37 +185,21 @@ export const aodhAlarm: ResourcePlugin = {
     return { kind: 'updated' };
   },
 
-  async delete(ctx, state) {
-    if (!state.physicalId) return;
-    try {
-      await deleteAlarm(ctx.svc, state.physicalId);
-    } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error;
-    }
-  },
+  delete: deleteAlarmResource,
 
   async attribute(ctx, state, name) {
     const row = await alarmRow(ctx, state);
     if (!row) return null;
     if (name === 'state') return row.state;
     if (name !== 'show') return null;
-    return {
-      ...plain(row as unknown as Record<string, unknown>),
-      alarm_id: row.id,
-      type: 'threshold',
-      severity: str(state.properties, 'severity') ?? 'low',
-      threshold_rule: {
-        meter_name: row.meter,
-        statistic: Object.keys(STATISTICS).find((k) => STATISTICS[k] === row.aggregation),
-        period: row.granularity,
-        evaluation_periods: row.evaluationPeriods,
-        threshold: row.threshold,
-        comparison_operator: row.comparison,
-        query: row.resourceIds.map((id) => ({ field: 'resource_id', op: 'eq', value: id })),
-      },
-      alarm_actions: row.actions.alarm,
-      ok_actions: row.actions.ok,
-      insufficient_data_actions: row.actions.insufficientData,
-    };
+    return showAlarm(row, state, 'threshold', {
+      meter_name: row.meter,
+      statistic: Object.keys(STATISTICS).find((k) => STATISTICS[k] === row.aggregation),
+      period: row.granularity,
+      evaluation_periods: row.evaluationPeriods,
+      threshold: row.threshold,
+      comparison_operator: row.comparison,
+      query: row.resourceIds.map((id) => ({ field: 'resource_id', op: 'eq', value: id })),
+    });
   },
 };

@@ -1,5 +1,6 @@
 import type { ResourcePlugin } from '../plugin';
 import { aodhAlarm } from './alarm';
+import { aodhGnocchiResourcesAlarm } from './gnocchi-resources-alarm';
 
 /** The aodh resource types. */
-export const plugins: ResourcePlugin[] = [aodhAlarm];
+export const plugins: ResourcePlugin[] = [aodhAlarm, aodhGnocchiResourcesAlarm];
