@@ -563,7 +563,27 @@ describe('a network chain: net, subnet, router with a gateway, interface, port, 
       fixedIpAddress: fixed.ip_address,
       status: 'ACTIVE',
     });
+    // Moved in place to a second port (by name) with a chosen fixed IP.
+    const cp2 = await ctx('port2');
+    const port2 = await createResource(Port, cp2, {
+      network: 'chain-net',
+      name: 'chain-port-2',
+      fixed_ips: [{ ip_address: '10.84.0.77' }],
+    });
+    const moved = await FloatingIPAssociation.update!(
+      ca,
+      assocState,
+      { ...assocProps, port_id: 'chain-port-2', fixed_ip_address: '10.84.0.77' },
+      ['port_id', 'fixed_ip_address'],
+    );
+    expect(moved).toMatchObject({ kind: 'updated' });
+    if (moved.kind === 'updated') assocState.data = moved.data ?? assocState.data;
+    expect(await node(s, member, 'FloatingIp', fipId, FIP)).toMatchObject({
+      fixedIpAddress: '10.84.0.77',
+      status: 'ACTIVE',
+    });
     await deleteResource(FloatingIPAssociation, ca, assocState);
+    await deleteResource(Port, cp2, port2);
     expect(await node(s, member, 'FloatingIp', fipId, FIP)).toMatchObject({
       fixedIpAddress: null,
       port: null,
