@@ -8,7 +8,12 @@ import {
   type StackEventRow,
   type StackResourceRow,
 } from '../../resolvers/stacks/api/resources';
-import { loadStacks, nestedStacksOf, type StackRow } from '../../resolvers/stacks/api/stacks';
+import {
+  loadStacks,
+  nestedStacksOf,
+  type StackRow,
+  stackTreeIds,
+} from '../../resolvers/stacks/api/stacks';
 import type { ValidatedParameter, ValidatedTemplate } from '../../resolvers/stacks/api/validate';
 import type { StackPlan, StackPlanResource } from '../../resolvers/stacks/engine/types';
 import { TemplateError } from '../../resolvers/stacks/template/index';
@@ -224,11 +229,18 @@ Stack.implement({
     events: t.connection({
       type: StackEvent,
       description: 'Its events, oldest first (newest last)',
-      args: { resourceName: t.arg.string() },
-      resolve: (s, args, ctx) =>
-        listConnection(args, (page) =>
-          listStackEvents(ctx, s, { resourceName: args.resourceName }, page),
-        ),
+      args: {
+        resourceName: t.arg.string(),
+        nested: t.arg.boolean({
+          description: "Its nested stacks' events too (Heat's nested_depth)",
+        }),
+      },
+      resolve: async (s, args, ctx) => {
+        const stackIds = args.nested ? await stackTreeIds(ctx, s.id) : undefined;
+        return listConnection(args, (page) =>
+          listStackEvents(ctx, s, { resourceName: args.resourceName, stackIds }, page),
+        );
+      },
     }),
     parent: t.field({
       type: Stack,

@@ -97,6 +97,8 @@ describe('a stack waiting for a signal, with a nested stack', () => {
     const { stack } = await s.ok(
       `query($id: ID!) { stack(id: $id) { status
         resources(name: "wait") { edges { node { status } } }
+        own: events(resourceName: "leaf") { totalCount }
+        tree: events(resourceName: "leaf", nested: true) { edges { node { status stack { id } } } }
         nestedStacks { id status parent { id } parentResourceName } } }`,
       { id: stackId },
       token,
@@ -105,6 +107,12 @@ describe('a stack waiting for a signal, with a nested stack', () => {
     expect(stack.status).toBe('CREATE_IN_PROGRESS');
     expect(stack.resources.edges[0].node.status).toBe('CREATE_IN_PROGRESS');
     expect(stack.nestedStacks).toHaveLength(1);
+    // The parent's own events hold none of the nested stack's; nested: true adds them.
+    expect(stack.own.totalCount).toBe(0);
+    expect(stack.tree.edges.map((e: Json) => e.node)).toEqual([
+      { status: 'CREATE_IN_PROGRESS', stack: { id: stack.nestedStacks[0].id } },
+      { status: 'CREATE_COMPLETE', stack: { id: stack.nestedStacks[0].id } },
+    ]);
     expect(stack.nestedStacks[0]).toMatchObject({
       parent: { id: stackId },
       parentResourceName: 'inner',

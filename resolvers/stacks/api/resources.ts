@@ -53,15 +53,20 @@ export async function stackResourceByName(
   return row ?? null;
 }
 
-/** The stack's events, oldest first (newest last, as Heat lists them). */
+/**
+ * The stack's events, oldest first (newest last, as Heat lists them); with `stackIds` (the
+ * stack and its nested stacks) those of the whole tree.
+ */
 export async function listStackEvents(
   ctx: ServiceContext,
   stack: StackRow,
-  filter: { resourceName?: string | null },
+  filter: { resourceName?: string | null; stackIds?: readonly string[] },
   page: Page,
 ): Promise<ListResult<StackEventRow>> {
   const where = and(
-    eq(stackEvents.stackId, stack.id),
+    filter.stackIds
+      ? inArray(stackEvents.stackId, [...filter.stackIds])
+      : eq(stackEvents.stackId, stack.id),
     filter.resourceName != null ? eq(stackEvents.resourceName, filter.resourceName) : undefined,
   );
   return selectPage(
