@@ -162,6 +162,45 @@ describe('a neutron stack', () => {
     expect(groupsLeftOut(await networkRows(s))).toEqual(before);
   });
 
+  it('previews the chain: every create and the neutron quota it takes, writing nothing', async () => {
+    const before = { rows: await networkRows(s), stacks: await stackCounts(s) };
+    const PLAN =
+      '... on PreviewStackSuccess { plan { resources { name action } quota { resource amount } errors { path message } } }';
+    const text = template({ portName: 'p', dns: '10.90.0.2', sshFrom: '10.0.0.0/8' });
+    const ok = await stackMutation(
+      s,
+      member.token,
+      'previewStack',
+      'PreviewStackInput',
+      { name: 'e2e-preview', template: text },
+      PLAN,
+    );
+    expect(ok.__typename, JSON.stringify(ok)).toBe('PreviewStackSuccess');
+    expect(ok.plan.errors).toEqual([]);
+    expect(ok.plan.resources.map((r: Json) => r.action)).toEqual(Array(7).fill('CREATE'));
+    const quota = Object.fromEntries(ok.plan.quota.map((q: Json) => [q.resource, q.amount]));
+    expect(quota).toMatchObject({
+      networks: 1,
+      subnets: 1,
+      ports: 1,
+      routers: 1,
+      floating_ips: 1,
+      security_groups: 1,
+      security_group_rules: 1,
+    });
+    const bad = await stackMutation(
+      s,
+      member.token,
+      'previewStack',
+      'PreviewStackInput',
+      { name: 'e2e-preview', template: text.replace('cidr: 10.90.0.0/24', 'cidr: 10.90.0.0/24x') },
+      PLAN,
+    );
+    const problems = bad.__typename === 'PreviewStackSuccess' ? bad.plan.errors : [bad];
+    expect(JSON.stringify(problems)).toContain('resources.subnet.properties.cidr');
+    expect({ rows: await networkRows(s), stacks: await stackCounts(s) }).toEqual(before);
+  });
+
   it('refuses a bad CIDR and an unknown network by property path, creating nothing', async () => {
     const before = { rows: await networkRows(s), stacks: await stackCounts(s) };
     const bad = template({ portName: 'p', dns: '10.90.0.2', sshFrom: '10.0.0.0/8' });
