@@ -1,5 +1,5 @@
 import { and, eq } from 'drizzle-orm';
-import { flavors, keypairs, subnets } from '../../../../db/tables';
+import { flavors, keypairs, securityGroups, subnets } from '../../../../db/tables';
 import { type FlavorRow, loadFlavors } from '../../../compute/flavors';
 import { type KeypairRow, loadKeypairs } from '../../../compute/keypairs';
 import { loadServerGroups, type ServerGroupRow } from '../../../compute/server-groups';
@@ -148,28 +148,54 @@ export function findSubnet(ctx: ResourceContext, prop: string, value: string): P
         .select({ id: subnets.id })
         .from(subnets)
         .where(eq(subnets.name, name));
-      const visible = await loadSubnets(
-        svc,
-        rows.map((r) => r.id),
-      );
-      return visible.filter((r): r is SubnetRow => r !== null);
+      const visible = (
+        await loadSubnets(
+          svc,
+          rows.map((r) => r.id),
+        )
+      ).filter((r): r is SubnetRow => r !== null);
+      // The stack's project's own subnet wins over same-named ones an admin also sees.
+      const own = visible.filter((r) => r.projectId === ctx.stack.projectId);
+      return own.length > 0 ? own : visible;
     },
   );
 }
 
-export function findSecurityGroup(
+/**
+ * A security group by id or name. Neutron makes a project's `default` group on first use
+ * (listSecurityGroups): that write happens on create only; `partial` (validate) reads only
+ * and answers null for a `default` group not made yet.
+ */
+export async function findSecurityGroup(
   ctx: ResourceContext,
   prop: string,
   value: string,
-): Promise<SecurityGroupRow> {
+  partial = false,
+): Promise<SecurityGroupRow | null> {
+  const svc = ctx.svc;
+  const byName = async (name: string) => {
+    const rows = await svc.rt.db
+      .select({ id: securityGroups.id })
+      .from(securityGroups)
+      // A server uses its own project's groups (an admin sees every project's `default`).
+      .where(and(eq(securityGroups.name, name), eq(securityGroups.projectId, ctx.stack.projectId)));
+    const visible = await loadSecurityGroups(
+      svc,
+      rows.map((r) => r.id),
+    );
+    return visible.filter((r): r is SecurityGroupRow => r !== null);
+  };
+  if (value === 'default' && (await byName(value)).length === 0) {
+    if (partial) return null;
+    await listSecurityGroups(svc, { name: value }, PAGE);
+  }
   return byIdOrName(
     ctx,
     prop,
     'security group',
     value,
-    async (id) => (await loadSecurityGroups(ctx.svc, [id]))[0],
-    async (name) =>
-      (await listSecurityGroups(ctx.svc, { name }, PAGE)).rows.filter((g) => g.name === name),
+    async (id) => (await loadSecurityGroups(svc, [id]))[0],
+    byName,
   );
 }
 

@@ -257,7 +257,8 @@ async function resolveServer(
   const groupNames = optStringList(ctx, props, 'security_groups') ?? [];
   const securityGroupIds: string[] = [];
   for (const [i, name] of groupNames.entries()) {
-    securityGroupIds.push((await findSecurityGroup(ctx, `security_groups.${i}`, name)).id);
+    const group = await findSecurityGroup(ctx, `security_groups.${i}`, name, partial);
+    if (group) securityGroupIds.push(group.id);
   }
   const { nics, floatingIps } = await planNics(ctx, props, securityGroupIds);
   if (!flavor) return null;
