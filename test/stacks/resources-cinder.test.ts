@@ -152,6 +152,14 @@ describe('OS::Cinder::Volume', () => {
     expect(await projectVolumes()).toBe(0);
   });
 
+  it('a delete while the volume is still creating (a rollback) waits, then deletes it', async () => {
+    const ctx = await pluginContext(s, alice, 'early');
+    const created = await cinderVolume.create(ctx, { size: 1 });
+    const state: ResourceState = { physicalId: created.physicalId, properties: {}, data: {} };
+    await deleteResource(cinderVolume, ctx, state);
+    expect(await projectVolumes()).toBe(0);
+  });
+
   it('refuses bad properties by path, writing nothing', async () => {
     const ctx = await pluginContext(s, alice, 'bad');
     const f = (p: string) => `resources.bad.properties.${p}`;

@@ -29,6 +29,9 @@ import {
  * `metadata` is kept with the stack resource and shown by the `metadata` attribute only.
  */
 
+/** A job is working on the volume: its delete starts once the job ended. */
+const BUSY: readonly string[] = ['creating', 'attaching', 'detaching', 'extending'];
+
 const FIELDS = {
   sizeGib: 'size',
   name: 'name',
@@ -209,8 +212,9 @@ export const cinderVolume: ResourcePlugin = {
 
   async delete(ctx, state) {
     const row = await volumeRow(ctx, state.physicalId);
-    // Gone, or already on its way out (a retry).
-    if (!row || row.status === 'deleting') return;
+    // Gone, already on its way out (a retry), or busy: checkDeleteComplete starts it later.
+    // Anything else is the domain's to refuse (in use: VolumeStateError).
+    if (!row || row.status === 'deleting' || BUSY.includes(row.status)) return;
     await deleteVolume(ctx.svc, row.id, false);
   },
 
@@ -218,7 +222,14 @@ export const cinderVolume: ResourcePlugin = {
     const row = await volumeRow(ctx, state.physicalId);
     if (!row) return { done: true };
     if (row.status === 'deleting') return { done: false, reason: 'volume is deleting' };
-    throw new ResourceFailedError('Volume', row.id, row.status, row.fault?.message ?? null);
+    if (row.status === 'error_deleting')
+      throw new ResourceFailedError('Volume', row.id, row.status, row.fault?.message ?? null);
+    if (BUSY.includes(row.status))
+      return { done: false, reason: `waiting for the volume to leave ${row.status}` };
+    // A job was still running when the delete came (a rollback) and has ended since: the
+    // delete starts now (or the domain refuses it, e.g. in use).
+    await deleteVolume(ctx.svc, row.id, false);
+    return { done: false, reason: 'volume is deleting' };
   },
 
   async attribute(ctx, state, name) {
