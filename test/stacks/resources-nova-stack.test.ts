@@ -205,3 +205,49 @@ describe('a nova stack', () => {
     expect({ rows: await rows(), stacks: await stackCounts(s) }).toEqual(before);
   });
 });
+
+describe('a glance + nova stack', () => {
+  it('imports an image from a Stratus image URL and boots a server from it; delete removes both', async () => {
+    const { rows: source } = await s.stratus.runtime.pool.query(
+      "select id from images where name = 'public-disk'",
+    );
+    const created = await createStack(s, member.token, {
+      name: 'imaged',
+      template: `heat_template_version: 2018-08-31
+resources:
+  image:
+    type: OS::Glance::WebImage
+    properties:
+      disk_format: raw
+      container_format: bare
+      location: ${s.url}/v2/images/${source[0].id}/file
+  server:
+    type: OS::Nova::Server
+    properties: {flavor: ${small}, image: {get_resource: image}}
+outputs:
+  image: {value: {get_attr: [image, show, status]}}
+`,
+    });
+    expect(created.__typename, JSON.stringify(created)).toBe('CreateStackSuccess');
+    const id = created.stack.id;
+    const done = await waitForStack(s, member.token!, id, settled, VIEW, 90_000);
+    expect(done!.status, done!.statusReason).toBe('CREATE_COMPLETE');
+    const ids = physicalIds(done!);
+    expect(outputsOf(done!).image).toBe('active');
+    const { rows: server } = await s.stratus.runtime.pool.query(
+      'select image_id, vm_state from servers where id = $1',
+      [ids.server],
+    );
+    expect(server).toEqual([{ image_id: ids.image, vm_state: 'active' }]);
+
+    const deleted = await stackMutation(s, member.token, 'deleteStack', 'DeleteStackInput', { id });
+    expect(deleted.__typename, JSON.stringify(deleted)).toBe('DeleteStackSuccess');
+    await waitForStack(s, member.token!, id, (st) => st === null, 'id status', 90_000);
+    const { rows: image } = await s.stratus.runtime.pool.query(
+      'select status from images where id = $1',
+      [ids.image],
+    );
+    expect(image).toEqual([{ status: 'deleted' }]);
+    expect(await rows()).toEqual({ servers: 0, ports: 0, keypairs: 0, groups: 0 });
+  });
+});
