@@ -19,13 +19,28 @@ export function engineBaseUrl(rt: Runtime): string {
   return baseUrls.get(rt) ?? `http://${rt.config.host}:${rt.config.port}`;
 }
 
-/** The stack owner's context, with the roles they hold now. */
+// Owner contexts for a few seconds: a big stack's steps do not re-read the roles each time.
+const owners = new WeakMap<Runtime, Map<string, { at: number; ctx: Promise<ServiceContext> }>>();
+const OWNER_TTL_MS = 5_000;
+
+/** The stack owner's context, with the roles they hold now (re-read every few seconds). */
 export function stackOwnerContext(rt: Runtime, stack: StackRow): Promise<ServiceContext> {
-  return ownerContext(
+  let byOwner = owners.get(rt);
+  if (!byOwner) {
+    byOwner = new Map();
+    owners.set(rt, byOwner);
+  }
+  const key = `${stack.ownerUserId}:${stack.projectId}`;
+  const hit = byOwner.get(key);
+  if (hit && Date.now() - hit.at < OWNER_TTL_MS) return hit.ctx;
+  const ctx = ownerContext(
     rt,
     { userId: stack.ownerUserId, projectId: stack.projectId },
     engineBaseUrl(rt),
   );
+  byOwner.set(key, { at: Date.now(), ctx });
+  ctx.catch(() => byOwner.delete(key));
+  return ctx;
 }
 
 type Definition = StackRow['definition'];

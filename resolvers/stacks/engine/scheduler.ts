@@ -1,9 +1,9 @@
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../../../db/connection';
 import { stackResources, stacks } from '../../../db/stacks';
 import { recordEvent } from './events';
 import { queueStep } from './jobs';
-import { markOf, withMark } from './marks';
+import { markOf } from './marks';
 import type { StackResourceRow, StackRow } from './types';
 
 /** Locks the stack row for the rest of the transaction: one scheduler decision at a time. */
@@ -13,15 +13,42 @@ export async function lockStack(tx: Tx, stackId: string): Promise<StackRow | nul
 }
 
 /** The row that holds a name now: not replaced, not being removed. */
-export function currentRows(rows: readonly StackResourceRow[]): Map<string, StackResourceRow> {
-  const out = new Map<string, StackResourceRow>();
+export function currentRows<T extends Pick<StackResourceRow, 'replacedBy' | 'name' | 'data'>>(
+  rows: readonly T[],
+): Map<string, T> {
+  const out = new Map<string, T>();
   for (const r of rows) {
     if (r.replacedBy === null && markOf(r).pending !== 'DELETE') out.set(r.name, r);
   }
   return out;
 }
 
-const isDone = (r: StackResourceRow) => markOf(r).pending === null && r.status === 'COMPLETE';
+const isDone = (r: LiteRow) => markOf(r).pending === null && r.status === 'COMPLETE';
+
+/** What scheduling needs of a row: its data narrowed to the engine's mark (cheap for big stacks). */
+type LiteRow = Pick<
+  StackResourceRow,
+  'id' | 'name' | 'type' | 'requires' | 'action' | 'status' | 'physicalId' | 'replacedBy' | 'data'
+>;
+
+function liteRows(tx: Tx, stackId: string): Promise<LiteRow[]> {
+  return tx
+    .select({
+      id: stackResources.id,
+      name: stackResources.name,
+      type: stackResources.type,
+      requires: stackResources.requires,
+      action: stackResources.action,
+      status: stackResources.status,
+      physicalId: stackResources.physicalId,
+      replacedBy: stackResources.replacedBy,
+      data: sql<
+        Record<string, unknown>
+      >`jsonb_build_object('$engine', ${stackResources.data}->'$engine')`,
+    })
+    .from(stackResources)
+    .where(eq(stackResources.stackId, stackId));
+}
 
 /**
  * Moves the stack's current action forward (caller holds the stack lock, stack IN_PROGRESS):
@@ -31,7 +58,7 @@ const isDone = (r: StackResourceRow) => markOf(r).pending === null && r.status =
 export async function advance(tx: Tx, stack: StackRow): Promise<void> {
   if (stack.status !== 'IN_PROGRESS') return;
   const gen = stack.generation;
-  const rows = await tx.select().from(stackResources).where(eq(stackResources.stackId, stack.id));
+  const rows = await liteRows(tx, stack.id);
   const current = currentRows(rows);
   const work = rows.filter((r) => {
     const p = markOf(r).pending;
@@ -58,12 +85,19 @@ export async function advance(tx: Tx, stack: StackRow): Promise<void> {
   if (busy) return;
   // Cleanup after the new resources: removed and replaced ones, dependants first.
   const dels = rows.filter((r) => markOf(r).pending === 'DELETE');
+  // Names still needed by a resource that is itself waiting to be deleted (another name).
+  const needed = new Map<string, Set<string>>();
+  for (const s of dels) {
+    for (const n of s.requires) {
+      if (n === s.name) continue;
+      const by = needed.get(n) ?? new Set<string>();
+      by.add(s.id);
+      needed.set(n, by);
+    }
+  }
   for (const r of dels) {
     if (markOf(r).queuedGen === gen) continue;
-    const blocked = dels.some(
-      (s) => s.id !== r.id && s.name !== r.name && s.requires.includes(r.name),
-    );
-    if (!blocked) await startRow(tx, stack, r, 'delete');
+    if (!needed.has(r.name)) await startRow(tx, stack, r, 'delete');
   }
   if (dels.length === 0) await finishAction(tx, stack);
 }
@@ -71,12 +105,12 @@ export async function advance(tx: Tx, stack: StackRow): Promise<void> {
 async function startRow(
   tx: Tx,
   stack: StackRow,
-  row: StackResourceRow,
+  row: LiteRow,
   step: 'create' | 'update' | 'delete',
 ): Promise<void> {
-  const mark = markOf(row);
-  const set: Partial<typeof stackResources.$inferInsert> = {
-    data: withMark(row.data, { queuedGen: stack.generation }, mark),
+  // Only the mark changes: the plugin's data is not loaded here.
+  const set: Partial<Omit<typeof stackResources.$inferInsert, 'data'>> & { data: SQL } = {
+    data: sql`jsonb_set(${stackResources.data}, '{$engine,queuedGen}', ${String(stack.generation)}::jsonb)`,
   };
   // An update shows its IN_PROGRESS only once the step finds a real change.
   if (step !== 'update') {
