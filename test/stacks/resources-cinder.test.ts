@@ -286,6 +286,15 @@ describe('OS::Cinder::VolumeAttachment', () => {
 
     await deleteResource(cinderVolumeAttachment, ctx, moved);
     expect((await getVolume(s, token, gid(v2.physicalId!))).status).toBe('AVAILABLE');
+
+    // A delete that comes while the attach still runs (a rollback) detaches once attached.
+    const early = await cinderVolumeAttachment.create(ctx, props);
+    await deleteResource(cinderVolumeAttachment, ctx, {
+      physicalId: early.physicalId,
+      properties: props,
+      data: early.data ?? {},
+    });
+    expect((await getVolume(s, token, gid(v1.physicalId!))).status).toBe('AVAILABLE');
     expect(await sqlCount(s, 'select count(*) from volume_attachments', [])).toBe(0);
     await deleteResource(cinderVolumeAttachment, ctx, moved);
 

@@ -61,12 +61,21 @@ async function attachProgress(ctx: ResourceContext, pair: Pair): Promise<Progres
   );
 }
 
-/** Detached (or volume or server gone): done; detaching: wait; the guest held on: its fault. */
+/**
+ * Detached (or volume or server gone): done; detaching: wait; still attaching (a rollback):
+ * wait, then detach; attached again with a fault: the guest held on, the fault is the error.
+ */
 async function detachProgress(ctx: ResourceContext, pair: Pair): Promise<Progress> {
   const attachment = await attachmentOf(ctx, pair);
   if (!attachment) return { done: true };
   if (attachment.status === 'detaching') return { done: false, reason: 'volume is detaching' };
+  if (attachment.status === 'attaching')
+    return { done: false, reason: 'waiting for the attach to end before detaching' };
   const row = await volumeRow(ctx, pair.volumeId);
+  if (row && !row.fault) {
+    await detachVolume(ctx.svc, pair);
+    return { done: false, reason: 'volume is detaching' };
+  }
   throw new ResourceFailedError(
     'Volume attachment',
     pair.volumeId,
@@ -77,8 +86,8 @@ async function detachProgress(ctx: ResourceContext, pair: Pair): Promise<Progres
 
 async function startDetach(ctx: ResourceContext, pair: Pair): Promise<void> {
   const attachment = await attachmentOf(ctx, pair);
-  // Gone, or already detaching (a retry).
-  if (!attachment || attachment.status === 'detaching') return;
+  // Gone, already detaching (a retry), or still attaching (detachProgress detaches it later).
+  if (attachment?.status !== 'attached') return;
   await detachVolume(ctx.svc, pair);
 }
 
