@@ -122,6 +122,55 @@ describe('OS::Nova::Server failures', () => {
   });
 });
 
+describe('OS::Nova::Server resize then rebuild', () => {
+  it('a rebuild failing after the confirmed resize fails the update once, not in a loop', async () => {
+    const failing = await stratusFailing({ failRebuild: true });
+    try {
+      const owner = await new Seed(failing).member('member');
+      const ctx = await pluginContext(failing, owner, 'both');
+      const props = { flavor: small, image };
+      const state = await createResource(serverPlugin, ctx, props);
+      const other = await uploadImage(
+        failing,
+        failing.adminToken,
+        { name: uniq('other'), diskFormat: 'raw', visibility: 'public' },
+        emptyDisk(),
+      );
+      const result = await serverPlugin.update!(
+        ctx,
+        state,
+        { flavor: medium, image: rawId(other) },
+        ['flavor', 'image'],
+      );
+      if (result.kind === 'updated' && result.data) state.data = result.data;
+      const deadline = Date.now() + 60_000;
+      let failure: unknown = null;
+      while (!failure && Date.now() < deadline) {
+        failure = await serverPlugin.checkUpdateComplete!(ctx, state).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(failure).toBeInstanceOf(ServerFailedError);
+      expect((failure as Error).message).toMatch(/was not rebuilt from image/);
+      const { rows } = await failing.stratus.runtime.pool.query(
+        "select action from instance_actions where server_id = $1 and action = 'rebuild'",
+        [state.physicalId],
+      );
+      expect(rows).toHaveLength(1);
+      const { rows: server } = await failing.stratus.runtime.pool.query(
+        'select flavor from servers where id = $1',
+        [state.physicalId],
+      );
+      expect(server[0].flavor).toMatchObject({ name: medium });
+      await deleteResource(serverPlugin, ctx, state);
+    } finally {
+      await failing.stop();
+    }
+  });
+});
+
 describe('OS::Nova::Server networking and volumes', () => {
   it('associates a floating IP with the port of its networks entry once ACTIVE', async () => {
     const external = await createNetwork(s, s.adminToken, { name: uniq('public'), external: true });

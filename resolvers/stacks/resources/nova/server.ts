@@ -1,4 +1,5 @@
 import { ServerStateError } from '../../../compute/errors';
+import { latestServerActions } from '../../../compute/instance-actions';
 import {
   confirmResize,
   deleteServer,
@@ -282,9 +283,14 @@ async function checkUpdateComplete(ctx: ResourceContext, state: ResourceState): 
     throw new ServerFailedError(id, `Server ${id} was not resized to flavor ${data.resizeTo}`);
   }
   if (data.rebuildTo && row.imageId !== data.rebuildTo) {
-    // Started here only after a resize; a rebuild already started shows as a task above.
-    if (!data.resizeTo) {
-      throw new ServerFailedError(id, `Server ${id} was not rebuilt from image ${data.rebuildTo}`);
+    // Started here only after a resize, once: a rebuild that ran and left another image failed.
+    const [last] = await latestServerActions(ctx.svc.rt.db, [id]);
+    if (!data.resizeTo || last?.action === 'rebuild') {
+      const why = last?.action === 'rebuild' && last.message ? `: ${last.message}` : '';
+      throw new ServerFailedError(
+        id,
+        `Server ${id} was not rebuilt from image ${data.rebuildTo}${why}`,
+      );
     }
     await asProperties(ctx, { imageId: 'image' }, () =>
       rebuildServer(ctx.svc, id, data.rebuildTo!),
