@@ -304,6 +304,37 @@ describe('OS::Cinder::VolumeAttachment', () => {
     expect(await projectVolumes()).toBe(0);
   });
 
+  it("a detach the guest refuses fails the delete with the volume's fault; a retry detaches", async () => {
+    const serverId = rawId(await activeServer(s, token, { name: 'stubborn', imageId, flavorId }));
+    const volCtx = await pluginContext(s, alice, 'held');
+    const vol = await createResource(cinderVolume, volCtx, { size: 1 });
+    const ctx = await pluginContext(s, alice, 'att');
+    const state = await createResource(cinderVolumeAttachment, ctx, {
+      instance_uuid: serverId,
+      volume_id: vol.physicalId,
+    });
+    // A test double: the fake driver's guest ignores the eject, so the detach times out.
+    const options = (
+      s.stratus.runtime.compute!.driver as unknown as { options: { guestIgnoresDetach?: boolean } }
+    ).options;
+    options.guestIgnoresDetach = true;
+    try {
+      const error = await deleteResource(cinderVolumeAttachment, ctx, state).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ResourceFailedError);
+      expect((error as Error).message).toMatch(/in-use: .+/);
+      expect((await getVolume(s, token, gid(vol.physicalId!))).status).toBe('IN_USE');
+    } finally {
+      options.guestIgnoresDetach = false;
+    }
+    await deleteResource(cinderVolumeAttachment, ctx, state);
+    expect((await getVolume(s, token, gid(vol.physicalId!))).status).toBe('AVAILABLE');
+    await deleteResource(cinderVolume, volCtx, vol);
+    await deleteAndWait(s, token, encodeGlobalID('Server', serverId));
+  });
+
   it('refuses an unknown server or volume by path', async () => {
     const ctx = await pluginContext(s, alice, 'att');
     await invalid(
