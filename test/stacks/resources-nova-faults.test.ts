@@ -269,6 +269,16 @@ describe('OS::Nova::Server networking and volumes', () => {
         (e: { field?: string }) => e.field,
       );
     expect(bad).toBe('resources.vm.properties.block_device_mapping_v2.0.volume_id');
+    const badV1 = await serverPlugin
+      .create(ctx, {
+        flavor: small,
+        block_device_mapping: [{ device_name: 'vda', volume_id: 'no-such-volume' }],
+      })
+      .then(
+        () => null,
+        (e: { field?: string }) => e.field,
+      );
+    expect(badV1).toBe('resources.vm.properties.block_device_mapping.0.volume_id');
 
     await deleteResource(serverPlugin, ctx, state, 120_000);
     await expect

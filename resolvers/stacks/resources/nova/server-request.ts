@@ -144,10 +144,15 @@ async function planMappings(
   ctx: ResourceContext,
   props: Props,
 ): Promise<Array<Record<string, unknown>>> {
-  const entries = optList(ctx, props, 'block_device_mapping_v2') ?? [];
+  // Heat's older block_device_mapping (volume_id or snapshot_id per device) reads the same way.
+  const v1 = (optList(ctx, props, 'block_device_mapping') ?? []).map(
+    (raw, i) => [`block_device_mapping.${i}`, raw] as const,
+  );
+  const v2 = (optList(ctx, props, 'block_device_mapping_v2') ?? []).map(
+    (raw, i) => [`block_device_mapping_v2.${i}`, raw] as const,
+  );
   const out: Array<Record<string, unknown>> = [];
-  for (const [i, raw] of entries.entries()) {
-    const prop = `block_device_mapping_v2.${i}`;
+  for (const [prop, raw] of [...v1, ...v2]) {
     if (!raw || typeof raw !== 'object' || Array.isArray(raw))
       throw badProperty(ctx, prop, 'must be a map');
     const bdm = raw as Props;

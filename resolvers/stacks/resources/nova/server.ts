@@ -61,6 +61,7 @@ const properties: Record<string, PropertySpec> = {
   image_update_policy: { type: 'string', default: 'REBUILD', updateAllowed: true },
   key_name: { type: 'string' },
   networks: { type: 'list' },
+  block_device_mapping: { type: 'list' },
   block_device_mapping_v2: { type: 'list' },
   user_data: { type: 'string', default: '', updateAllowed: true },
   user_data_format: { type: 'string', default: 'HEAT_CFNTOOLS', updateAllowed: true },
