@@ -1,4 +1,4 @@
-import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
+import { and, count, eq, inArray, ne, type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../../../db/connection';
 import { stackResources, stacks } from '../../../db/stacks';
 import { recordEvent } from './events';
@@ -31,7 +31,7 @@ type LiteRow = Pick<
   'id' | 'name' | 'type' | 'requires' | 'action' | 'status' | 'physicalId' | 'replacedBy' | 'data'
 >;
 
-function liteRows(tx: Tx, stackId: string): Promise<LiteRow[]> {
+function liteRows(tx: Tx, stackId: string, where?: SQL): Promise<LiteRow[]> {
   return tx
     .select({
       id: stackResources.id,
@@ -47,7 +47,84 @@ function liteRows(tx: Tx, stackId: string): Promise<LiteRow[]> {
       >`jsonb_build_object('$engine', ${stackResources.data}->'$engine')`,
     })
     .from(stackResources)
-    .where(eq(stackResources.stackId, stackId));
+    .where(
+      where ? and(eq(stackResources.stackId, stackId), where) : eq(stackResources.stackId, stackId),
+    );
+}
+
+const pendingOf = sql`${stackResources.data}->'$engine'->>'pending'`;
+
+async function countPending(
+  tx: Tx,
+  stackId: string,
+  kinds: string[],
+  extra?: SQL,
+): Promise<number> {
+  const [row] = await tx
+    .select({ n: count() })
+    .from(stackResources)
+    .where(and(eq(stackResources.stackId, stackId), inArray(pendingOf, kinds), extra));
+  return row.n;
+}
+
+/**
+ * advance() after one resource finished, without reading every row of a big stack: only the
+ * resources that need it (or, deleting, that it needed) can have become ready. The phase
+ * changes (creates done -> cleanup -> finished) go through the full advance.
+ */
+export async function advanceAfter(
+  tx: Tx,
+  stack: StackRow,
+  finished: { name: string; requires: readonly string[] },
+  action: 'CREATE' | 'UPDATE' | 'DELETE' | null,
+): Promise<void> {
+  if (stack.status !== 'IN_PROGRESS') return;
+  const gen = stack.generation;
+  const work = await countPending(tx, stack.id, ['CREATE', 'UPDATE']);
+  if (action !== 'DELETE' && work > 0) {
+    const dependants = await liteRows(
+      tx,
+      stack.id,
+      sql`${stackResources.requires} ? ${finished.name}`,
+    );
+    for (const r of dependants) {
+      const mark = markOf(r);
+      if ((mark.pending !== 'CREATE' && mark.pending !== 'UPDATE') || mark.queuedGen === gen)
+        continue;
+      const deps = currentRows(
+        await liteRows(tx, stack.id, inArray(stackResources.name, r.requires)),
+      );
+      const ready = r.requires.every((n) => {
+        const dep = deps.get(n);
+        return !dep || isDone(dep);
+      });
+      if (ready) await startRow(tx, stack, r, mark.pending === 'CREATE' ? 'create' : 'update');
+    }
+    return;
+  }
+  if (action !== 'DELETE' || work > 0) {
+    await advance(tx, stack);
+    return;
+  }
+  if ((await countPending(tx, stack.id, ['DELETE'])) === 0) {
+    await advance(tx, stack);
+    return;
+  }
+  const candidates = await liteRows(
+    tx,
+    stack.id,
+    and(inArray(stackResources.name, [...finished.requires]), eq(pendingOf, 'DELETE')),
+  );
+  for (const r of candidates) {
+    if (markOf(r).queuedGen === gen) continue;
+    const blockers = await countPending(
+      tx,
+      stack.id,
+      ['DELETE'],
+      and(sql`${stackResources.requires} ? ${r.name}`, ne(stackResources.name, r.name)),
+    );
+    if (blockers === 0) await startRow(tx, stack, r, 'delete');
+  }
 }
 
 /**

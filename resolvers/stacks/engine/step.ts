@@ -11,7 +11,7 @@ import { pollDelayMs, queueStep, type StepPayload } from './jobs';
 import { markOf, pluginData, withMark } from './marks';
 import { physicalName } from './names';
 import { pluginForRow, resolveProperties, stateOf } from './resolve';
-import { advance, lockStack, rowsByName } from './scheduler';
+import { advanceAfter, lockStack, rowsByName } from './scheduler';
 import { changedProperties, checkProperties } from './schema-check';
 import type { StackResourceRow, StackRow } from './types';
 
@@ -287,6 +287,6 @@ async function finish(s: Step, action: RowAction | null): Promise<void> {
         })
         .where(eq(stackResources.id, cur.id));
     }
-    await advance(tx, stack);
+    await advanceAfter(tx, stack, cur, action);
   });
 }
