@@ -23,6 +23,11 @@ export function engineBaseUrl(rt: Runtime): string {
 const owners = new WeakMap<Runtime, Map<string, { at: number; ctx: Promise<ServiceContext> }>>();
 const OWNER_TTL_MS = 5_000;
 
+/** Drops the remembered owner contexts, so the next step re-reads the roles at once. */
+export function forgetOwnerContexts(rt: Runtime): void {
+  owners.delete(rt);
+}
+
 /** The stack owner's context, with the roles they hold now (re-read every few seconds). */
 export function stackOwnerContext(rt: Runtime, stack: StackRow): Promise<ServiceContext> {
   let byOwner = owners.get(rt);
