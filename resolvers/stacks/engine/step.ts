@@ -128,7 +128,9 @@ async function update(s: Step): Promise<void> {
   const changed = changedProperties(s.row.properties, props);
   const path = `resources.${s.row.name}.properties`;
   if (changed.length === 0) {
-    await finish(s, null);
+    // Nothing to change; a resource left FAILED or IN_PROGRESS by the failed action is
+    // settled with an UPDATE_COMPLETE, so its dependants can go on.
+    await finish(s, s.row.status === 'COMPLETE' ? null : 'UPDATE');
     return;
   }
   const immutable = changed.find((k) => s.plugin.properties[k]?.immutable);
