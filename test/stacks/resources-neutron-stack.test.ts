@@ -223,4 +223,36 @@ describe('a neutron stack', () => {
     });
     expect({ rows: await networkRows(s), stacks: await stackCounts(s) }).toEqual(before);
   });
+  it('keeps an explicit gateway_ip: null through the engine: the subnet has no gateway', async () => {
+    const created = await createStack(s, member.token, {
+      name: 'e2e-no-gateway',
+      template: `heat_template_version: 2018-08-31
+resources:
+  net: {type: OS::Neutron::Net}
+  subnet:
+    type: OS::Neutron::Subnet
+    properties: {network: {get_resource: net}, cidr: 10.91.0.0/24, gateway_ip: null}
+outputs:
+  gateway: {value: {get_attr: [subnet, gateway_ip]}}
+`,
+    });
+    expect(created.__typename, JSON.stringify(created)).toBe('CreateStackSuccess');
+    const id = created.stack.id;
+    const done = await waitForStack(s, member.token!, id, settled, VIEW, 90_000);
+    expect(done!.status, done!.statusReason).toBe('CREATE_COMPLETE');
+    const subnetId = physicalIds(done!).subnet;
+    const { subnets } = await s.ok(
+      '{ subnets { edges { node { cidr gatewayIp } } } }',
+      {},
+      member.token,
+    );
+    expect(subnets.edges.map((e: Json) => e.node)).toContainEqual({
+      cidr: '10.91.0.0/24',
+      gatewayIp: null,
+    });
+    expect(done!.outputs.find((o: Json) => o.key === 'gateway').value).toBeNull();
+    expect(subnetId).toBeTruthy();
+    await stackMutation(s, member.token, 'deleteStack', 'DeleteStackInput', { id });
+    await waitForStack(s, member.token!, id, (st) => st === null, 'id status', 90_000);
+  });
 });

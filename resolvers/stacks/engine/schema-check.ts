@@ -50,6 +50,8 @@ export function checkProperties(
     if (deferred.has(key)) continue;
     const where = `${path}.${key}`;
     let v = out[key];
+    // An explicit null that means something (a subnet's gateway_ip: none) is kept as given.
+    if (v === null && spec.nullable) continue;
     if ((v === undefined || v === null) && spec.default !== undefined) v = spec.default;
     if (v === undefined || v === null) {
       if (spec.required) throw new InvalidInputError(where, `${where}: the property is required`);
