@@ -4,6 +4,7 @@ import type { ResourceContext } from '../resources/plugin';
 import { resourceTypeSchema } from '../resources/registry';
 import { type EnvironmentInput, parseTemplate, type Template } from '../template';
 import { customConstraints } from './constraints';
+import { withImplicitDependencies } from './implicit-deps';
 import { engineServices } from './nested';
 import { ownerContext } from './owner';
 import type { StackResourceRow, StackRow } from './types';
@@ -63,7 +64,7 @@ export function parseDefinition(
     customConstraints: customConstraints(svc),
     resourceTypes: resourceTypeSchema,
     context: { stackName: stack.name, stackId: stack.id, projectId: stack.projectId },
-  });
+  }).then(withImplicitDependencies);
 }
 
 // Parsed templates by stack and definition: a 1000-resource stack is not parsed per step.
