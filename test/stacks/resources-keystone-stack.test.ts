@@ -98,9 +98,8 @@ describe('a keystone stack', () => {
       template,
       parameters: { password: 'blue-alice-password-1' },
     });
-    expect(refused.__typename, JSON.stringify(refused)).not.toBe('CreateStackSuccess');
-    // The domain's Forbidden message; the engine's check reports it as a template problem
-    // (InvalidInputError on input.template) rather than as FORBIDDEN.
+    // The domain's own refusal, typed as it typed it.
+    expect(refused.__typename, JSON.stringify(refused)).toBe('ForbiddenError');
     expect(refused.message).toContain('Not allowed: identity:create_project');
     expect(await identityRows()).toBe(0);
     expect(await stackCounts(s)).toEqual(before);

@@ -7,6 +7,7 @@ import {
   InvalidInputError,
   NameTakenError,
   NotFoundError,
+  QuotaExceededError,
 } from '../../errors';
 import { inTransaction, type ServiceContext } from '../../runtime';
 import { parseDefinition } from './context';
@@ -15,7 +16,7 @@ import { markOf, withMark } from './marks';
 import { planUpdate } from './plan';
 import { advance, lockStack, setStackState } from './scheduler';
 import type { StackRequest, StackRow, StackUpdateRequest } from './types';
-import { checkResources } from './validate';
+import { checkResources, type ProblemAt } from './validate';
 
 const NAME = /^[a-zA-Z][a-zA-Z0-9_.-]{0,254}$/;
 
@@ -35,9 +36,11 @@ function projectOf(ctx: ServiceContext): { projectId: string; userId: string; ro
 type Definition = StackRow['definition'];
 
 /** The first problem as a typed error naming its path. */
-function firstProblem(problems: Array<{ path: string; message: string }>): void {
+function firstProblem(problems: ProblemAt[]): void {
   if (problems.length === 0) return;
   const p = problems[0];
+  // The owner may not do it at all, or over quota: the domain's own error, not a template one.
+  if (p.error instanceof ForbiddenError || p.error instanceof QuotaExceededError) throw p.error;
   throw new InvalidInputError(p.path || 'input.template', p.message);
 }
 

@@ -10,13 +10,15 @@ import type { StackRow } from './types';
 export interface ProblemAt {
   path: string;
   message: string;
+  /** The error itself, so a refusal (Forbidden) reaches the caller as the domain typed it. */
+  error?: unknown;
 }
 
 /** A typed error's path: the field it names, else the template path, else none. */
 export function problemOf(err: unknown): ProblemAt {
   const e = err as { field?: unknown; path?: unknown; message?: unknown };
   const path = typeof e.field === 'string' ? e.field : typeof e.path === 'string' ? e.path : '';
-  return { path, message: err instanceof Error ? err.message : String(err) };
+  return { path, message: err instanceof Error ? err.message : String(err), error: err };
 }
 
 const REFS = new Set(['get_resource', 'get_attr', 'Ref', 'Fn::GetAtt']);
