@@ -4,14 +4,16 @@ import { listImages, loadImages } from '../../../images/images';
 import { isUuid } from '../../../validation';
 import { loadVolumeTypes } from '../../../volumes/volume-types';
 import { loadVolumes, type VolumeRow } from '../../../volumes/volumes';
+import { idOf } from '../ids';
 import type { ResourceContext } from '../plugin';
 import { badProperty } from './props';
 
 /** Heat accepts names or ids for images and volume types: resolved within what the owner sees. */
 
 export async function imageIdFor(ctx: ResourceContext, ref: string, prop: string): Promise<string> {
-  if (isUuid(ref)) {
-    const [row] = await loadImages(ctx.svc, [ref]);
+  const id = idOf(ref);
+  if (id) {
+    const [row] = await loadImages(ctx.svc, [id]);
     if (row) return row.id;
   }
   const found = await listImages(ctx.svc, { name: ref }, { limit: 2, offset: 0 });

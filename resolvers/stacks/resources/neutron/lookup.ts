@@ -15,7 +15,7 @@ import {
   type SubnetRow,
 } from '../../../networks/access';
 import type { ServiceContext } from '../../../runtime';
-import { isUuid } from '../../../validation';
+import { idOf } from '../ids';
 
 /**
  * Heat accepts a name or an id wherever it names a neutron resource (its neutron.network,
@@ -33,8 +33,9 @@ async function byNameOrId<T extends { id: string }>(
   load: Loader<T>,
   table: PgTable & { id: AnyPgColumn; name: AnyPgColumn },
 ): Promise<T> {
-  if (isUuid(value)) {
-    const [row] = await load(svc, [value]);
+  const id = idOf(value);
+  if (id) {
+    const [row] = await load(svc, [id]);
     if (row) return row;
   }
   const named = await svc.rt.db.select({ id: table.id }).from(table).where(eq(table.name, value));

@@ -17,8 +17,8 @@ import {
 } from '../../../networks/access';
 import { listNetworks } from '../../../networks/networks';
 import { listSecurityGroups } from '../../../networks/security-groups';
-import { isUuid } from '../../../validation';
 import { listVolumes, loadVolumes, type VolumeRow } from '../../../volumes/volumes';
+import { idOf } from '../ids';
 import type { ResourceContext } from '../plugin';
 import { badProperty } from './props';
 
@@ -56,8 +56,9 @@ async function byIdOrName<T extends { id: string }>(
   byId: (id: string) => Promise<T | null>,
   byName: (name: string) => Promise<T[]>,
 ): Promise<T> {
-  if (isUuid(value)) {
-    const row = await byId(value);
+  const id = idOf(value);
+  if (id) {
+    const row = await byId(id);
     if (row) return row;
   }
   return pick(ctx, prop, kind, value, await byName(value));
