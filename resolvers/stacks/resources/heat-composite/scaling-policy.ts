@@ -62,9 +62,9 @@ async function groupName(ctx: ResourceContext, groupId: string): Promise<string>
 /** An alarm's notification for a state other than `alarm` (ok, insufficient data) does not scale. */
 function notAlarming(details: unknown): boolean {
   if (!details || typeof details !== 'object') return false;
-  const current =
-    (details as { current?: unknown; state?: unknown }).current ??
-    (details as { state?: unknown }).state;
+  // Aodh's body says `current`; Stratus's own alarm webhooks say `currentState`.
+  const body = details as { current?: unknown; currentState?: unknown; state?: unknown };
+  const current = body.current ?? body.currentState ?? body.state;
   return typeof current === 'string' && current.toLowerCase() !== 'alarm';
 }
 
