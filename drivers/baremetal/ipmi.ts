@@ -122,6 +122,8 @@ export function classifyIpmiFailure(output: string): Failure {
 }
 
 const POWER_STATUS = /Chassis Power is (on|off)/;
+/** How long a refused power command gets to show its effect anyway (see powerAction). */
+const REFUSAL_GRACE_MS = 5_000;
 
 /**
  * The `ipmi` implementation: every BMC operation is one bounded `ipmitool -I lanplus|lan`
@@ -201,14 +203,17 @@ export class IpmiBaremetalDriver implements BaremetalDriver {
     }
     switch (action) {
       case 'on':
-        await this.run(checked, 'power on', ['power', 'on']);
-        return this.waitFor(checked, 'power on', timeoutMs);
+        return this.powerAction(checked, 'power on', ['power', 'on'], 'power on', timeoutMs);
       case 'off':
-        await this.run(checked, 'power off', ['power', 'off']);
-        return this.waitFor(checked, 'power off', timeoutMs);
+        return this.powerAction(checked, 'power off', ['power', 'off'], 'power off', timeoutMs);
       case 'soft off':
-        await this.run(checked, 'soft power off', ['power', 'soft']);
-        return this.waitFor(checked, 'power off', timeoutMs);
+        return this.powerAction(
+          checked,
+          'soft power off',
+          ['power', 'soft'],
+          'power off',
+          timeoutMs,
+        );
       case 'reboot': {
         // Ironic's ipmitool reboot: a hard power off, then power on, each confirmed.
         const deadline = Date.now() + timeoutMs;
@@ -273,6 +278,32 @@ export class IpmiBaremetalDriver implements BaremetalDriver {
   }
 
   /** Polls the power state until it is `target`; each poll is itself bounded. */
+  /**
+   * Runs a power command and waits for the machine to reach `target`. A BMC busy with a
+   * retransmitted request (ipmitool -R on a slow chassis) may refuse with "Unspecified error"
+   * while the machine does get there: as Ironic, the power state decides, so a refusal is
+   * final only when the machine is not in `target` a moment later.
+   */
+  private async powerAction(
+    bmc: CheckedBmc,
+    operation: string,
+    command: string[],
+    target: PowerState,
+    timeoutMs: number,
+  ): Promise<PowerState> {
+    try {
+      await this.run(bmc, operation, command);
+    } catch (error) {
+      if (!(error instanceof BmcCommandError)) throw error;
+      const reached = await this.waitFor(bmc, target, Math.min(timeoutMs, REFUSAL_GRACE_MS)).catch(
+        () => null,
+      );
+      if (reached) return reached;
+      throw error;
+    }
+    return this.waitFor(bmc, target, timeoutMs);
+  }
+
   private async waitFor(bmc: CheckedBmc, target: PowerState, timeoutMs: number) {
     const started = Date.now();
     let last: PowerState | null = null;

@@ -276,6 +276,23 @@ describe('ipmi driver errors', () => {
     expect((error as Error).message).toContain('Unspecified error');
   });
 
+  it('a refused power off whose machine powers off anyway succeeds, as the state decides', async () => {
+    const OFF_REFUSED = 'Set Chassis Power Control to Down/Off failed: Unspecified error\n';
+    const { driver, commands } = recording((command) =>
+      command === 'power off' ? failed(OFF_REFUSED) : ok('Chassis Power is off\n'),
+    );
+    await expect(driver.setPower(BMC, 'off')).resolves.toBe('power off');
+    expect(commands()).toEqual(['power off', 'power status']);
+    // Still on after the refusal: the refusal stands.
+    const stuck = recording((command) =>
+      command === 'power off' ? failed(OFF_REFUSED) : ok('Chassis Power is on\n'),
+    );
+    const error = await stuck.driver
+      .setPower(BMC, 'off', { timeoutMs: 50 })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BmcCommandError);
+  });
+
   it('never repeats the password, even when ipmitool prints it', async () => {
     const { driver } = recording(() => failed(`bad thing near ${PASSWORD}\n`));
     const error = (await driver.powerState(BMC).catch((e: unknown) => e)) as Error;
