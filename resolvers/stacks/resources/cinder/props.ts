@@ -1,5 +1,9 @@
 import { InvalidInputError, StratusError } from '../../../errors';
 import type { ResourceContext } from '../plugin';
+import {
+  asProperties as sharedAsProperties,
+  renameField as sharedRenameField,
+} from '../property-errors';
 
 /**
  * Reading Heat's resolved properties and translating the domain services' `input.<field>`
@@ -26,56 +30,17 @@ export const map = (p: Props, key: string): Record<string, unknown> =>
     ? (p[key] as Record<string, unknown>)
     : {};
 
-/** `resources.<name>.properties.<prop>`. */
-export const at = (ctx: ResourceContext, prop: string): string => `${ctx.path}.${prop}`;
+export { at, badProperty } from '../property-errors';
 
-/** A property-path error: the property, and a message that names it. */
-export function badProperty(ctx: ResourceContext, prop: string, detail: string): InvalidInputError {
-  const field = at(ctx, prop);
-  return new InvalidInputError(field, `${field}: ${detail}`);
-}
-
-/**
- * Runs a domain service call and renames the `input.<field>` of its InvalidInputErrors to the
- * Heat property it came from (`fields` maps service field -> property; the longest matching
- * prefix wins), in the field and in the message; list indexes as the template layer writes
- * them (`alarm_actions[0]`). Other errors pass unchanged.
- */
-export async function asProperties<T>(
+/** The shared renaming, with list indexes as the template layer writes them (`alarm_actions[0]`). */
+export const asProperties = <T>(
   ctx: ResourceContext,
   fields: Record<string, string>,
   run: () => Promise<T>,
-): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    throw renameField(ctx, fields, error);
-  }
-}
+): Promise<T> => sharedAsProperties(ctx, fields, run, { bracketIndexes: true });
 
-export function renameField(
-  ctx: ResourceContext,
-  fields: Record<string, string>,
-  error: unknown,
-): unknown {
-  if (!(error instanceof InvalidInputError) || !error.field.startsWith('input')) return error;
-  const rest = error.field.replace(/^input\.?/, '');
-  const key = Object.keys(fields)
-    .filter((k) => rest === k || rest.startsWith(`${k}.`))
-    .sort((a, b) => b.length - a.length)[0];
-  const prop = (key === undefined ? rest : fields[key] + rest.slice(key.length)).replace(
-    /\.(\d+)(?=\.|$)/g,
-    '[$1]',
-  );
-  const field = prop ? at(ctx, prop) : ctx.path;
-  const message = error.message.split(error.field).join(field);
-  const renamed = new InvalidInputError(
-    field,
-    message.includes(field) ? message : `${field}: ${message}`,
-  );
-  renamed.stack = error.stack;
-  return renamed;
-}
+export const renameField = (ctx: ResourceContext, fields: Record<string, string>, error: unknown) =>
+  sharedRenameField(ctx, fields, error, { bracketIndexes: true });
 
 /**
  * A physical resource that the domain put in a failed state (a volume in `error`): the

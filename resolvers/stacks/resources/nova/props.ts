@@ -1,5 +1,5 @@
-import { InvalidInputError } from '../../../errors';
 import type { ResourceContext } from '../plugin';
+import { badProperty } from '../property-errors';
 
 /**
  * Reading Heat's resolved properties with their types checked (the template layer checks
@@ -9,13 +9,7 @@ import type { ResourceContext } from '../plugin';
 
 export type Props = Record<string, unknown>;
 
-/** `resources.<name>.properties.<prop>`. */
-export const at = (ctx: ResourceContext, prop: string): string => `${ctx.path}.${prop}`;
-
-export function badProperty(ctx: ResourceContext, prop: string, detail: string): InvalidInputError {
-  const field = at(ctx, prop);
-  return new InvalidInputError(field, `${field}: ${detail}`);
-}
+export { asProperties, at, badProperty, renameField } from '../property-errors';
 
 export function optString(ctx: ResourceContext, p: Props, key: string): string | undefined {
   const v = p[key];
@@ -108,42 +102,4 @@ export function oneOf<T extends string>(
     throw badProperty(ctx, key, `"${v}" is not one of ${allowed.join(', ')}`);
   }
   return v as T;
-}
-
-/**
- * Runs a domain service call and renames the `input.<field>` of its InvalidInputErrors to the
- * Heat property it came from (`fields`: service field -> property, longest prefix wins), in the
- * field and the message. Other errors pass unchanged.
- */
-export async function asProperties<T>(
-  ctx: ResourceContext,
-  fields: Record<string, string>,
-  run: () => Promise<T>,
-): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    throw renameField(ctx, fields, error);
-  }
-}
-
-export function renameField(
-  ctx: ResourceContext,
-  fields: Record<string, string>,
-  error: unknown,
-): unknown {
-  if (!(error instanceof InvalidInputError) || !/^input(\.|$)/.test(error.field)) return error;
-  const rest = error.field.replace(/^input\.?/, '');
-  const key = Object.keys(fields)
-    .filter((k) => rest === k || rest.startsWith(`${k}.`))
-    .sort((a, b) => b.length - a.length)[0];
-  const prop = key === undefined ? rest : fields[key] + rest.slice(key.length);
-  const field = prop ? at(ctx, prop) : ctx.path;
-  const message = error.message.split(error.field).join(field);
-  const renamed = new InvalidInputError(
-    field,
-    message.includes(field) ? message : `${field}: ${message}`,
-  );
-  renamed.stack = error.stack;
-  return renamed;
 }
