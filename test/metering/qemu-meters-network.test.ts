@@ -1,9 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadComputeDriver } from '../../drivers/compute/index';
 import { readPortCounters } from '../../drivers/network/tap-stats';
 import { type ComputeConfig, loadConfig, type NetworkConfig } from '../../server/config';
 import { MeteringPollers } from '../../workers/metering/pollers';
@@ -19,6 +17,7 @@ import {
 } from '../support/compute';
 import { startTestStratus, type TestStratus } from '../support/harness';
 import { qemuSkipReason } from '../support/host-tools';
+import { clearDataPath, removeRealDrivers } from '../support/real-drivers';
 import { Seed } from '../support/seed';
 import { deleteAndWait } from '../support/servers';
 
@@ -88,24 +87,10 @@ describe.skipIf(skipReason !== null)(title, () => {
     await pollers?.stop();
     if (s) {
       if (serverId) await deleteAndWait(s, token, serverId).catch(() => {});
-      const driver = s.stratus.runtime.network?.driver;
-      if (driver) {
-        const left = await driver.list();
-        for (const id of left.routers) await driver.deleteRouter(id);
-        for (const id of left.networks) await driver.deleteNetwork(id);
-      }
+      await clearDataPath(s);
       await s.stop();
     }
-    if (compute) {
-      const d = await loadComputeDriver('qemu', compute.driverConfig);
-      for (const id of await d.list({ all: true })) await d.destroy(id);
-      await d.close();
-      await fs.rm(String(compute.driverConfig.stateDir), { recursive: true, force: true });
-    }
-    if (network) {
-      execFileSync('ovs-vsctl', ['--if-exists', 'del-br', String(network.driverConfig.bridge)]);
-      await fs.rm(String(network.driverConfig.stateDir), { recursive: true, force: true });
-    }
+    await removeRealDrivers(compute, network);
   }, 600_000);
 
   async function latest(meter: string, type: string, id: string): Promise<number> {

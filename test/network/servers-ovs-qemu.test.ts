@@ -20,6 +20,7 @@ import {
   type TestStratus,
 } from '../support/harness';
 import { qemuSkipReason } from '../support/host-tools';
+import { hostPings } from '../support/real-drivers';
 import { Seed } from '../support/seed';
 import { deleteAndWait } from '../support/servers';
 import { linkExists, namespaces, ovsSkipReason, testBridge } from './driver-ovs-support';
@@ -391,13 +392,3 @@ describe.skipIf(skip)(title, () => {
     STEP,
   );
 });
-
-/** One ICMP echo from the host (busybox ping: Debian's ping is not installed here). */
-function hostPings(ip: string): boolean {
-  try {
-    execFileSync('busybox', ['ping', '-c', '1', '-W', '2', ip], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -16,6 +16,7 @@ import {
   type TestStratus,
 } from '../support/harness';
 import { qemuSkipReason } from '../support/host-tools';
+import { clearDataPath, hostPings, removeRealDrivers } from '../support/real-drivers';
 import { Seed } from '../support/seed';
 import { createStack, settled, stackMutation, waitForStack } from './api-support';
 
@@ -82,15 +83,6 @@ outputs:
   floating: {value: {get_attr: [fip, floating_ip_address]}}
   volume_status: {value: {get_attr: [data, status]}}
 `;
-
-function hostPings(ip: string): boolean {
-  try {
-    execFileSync('busybox', ['ping', '-c', '1', '-W', '2', ip], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function until(probe: () => Promise<boolean> | boolean, what: string): Promise<void> {
   const deadline = Date.now() + WAIT;
@@ -164,24 +156,10 @@ describe.skipIf(skip)(title, () => {
           () => {},
         );
       }
-      const driver = s.stratus.runtime.network?.driver;
-      if (driver) {
-        const left = await driver.list();
-        for (const id of left.routers) await driver.deleteRouter(id);
-        for (const id of left.networks) await driver.deleteNetwork(id);
-      }
+      await clearDataPath(s);
       await s.stop();
     }
-    if (compute) {
-      const d = await loadComputeDriver('qemu', compute.driverConfig);
-      for (const id of await d.list({ all: true })) await d.destroy(id);
-      await d.close();
-      await fs.rm(String(compute.driverConfig.stateDir), { recursive: true, force: true });
-    }
-    if (network) {
-      execFileSync('ovs-vsctl', ['--if-exists', 'del-br', String(network.driverConfig.bridge)]);
-      await fs.rm(String(network.driverConfig.stateDir), { recursive: true, force: true });
-    }
+    await removeRealDrivers(compute, network);
     if (databaseUrl) await dropTestDatabase(databaseUrl);
     for (const dir of [objectsRoot, volumesRoot])
       if (dir) await fs.rm(dir, { recursive: true, force: true });
